@@ -1,0 +1,153 @@
+package model
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/openconfig/ygot/util"
+	"github.com/openconfig/ygot/ygot"
+	"github.com/openconfig/ygot/ytypes"
+
+	"github.com/tandem-ha/tandem/gen/tandem"
+)
+
+// Decode parses configuration encoded as RFC 7951 JSON (module-qualified
+// top-level members, such as {"tandem-ha:ha": {...}}). Unknown members and
+// state (config false) nodes are refused with the path that was wrong.
+// Decode does not validate: see Validate.
+func Decode(data []byte) (*tandem.Device, error) {
+	d := &tandem.Device{}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return d, nil
+	}
+	if err := tandem.Unmarshal(data, d); err != nil {
+		return nil, fmt.Errorf("decode configuration: %w", err)
+	}
+	Normalize(d)
+	if paths := StatePaths(d); len(paths) > 0 {
+		return nil, fmt.Errorf("decode configuration: %s is state (config false) and cannot be configured; remove it", strings.Join(paths, ", "))
+	}
+	return d, nil
+}
+
+// StatePaths lists the paths of state (config false) values present in d.
+func StatePaths(d *tandem.Device) []string {
+	pruned, err := Clone(d)
+	if err != nil {
+		return nil
+	}
+	if err := ygot.PruneConfigFalse(Root(), pruned); err != nil {
+		return nil
+	}
+	n, err := ygot.Diff(pruned, d)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, u := range n.GetUpdate() {
+		if p, err := ygot.PathToString(u.GetPath()); err == nil {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Encode renders the configuration of d as indented RFC 7951 JSON with
+// module-qualified names. State nodes are left out; secrets are kept (this
+// is the encoding the datastore persists).
+func Encode(d *tandem.Device) ([]byte, error) {
+	c, err := Clone(d)
+	if err != nil {
+		return nil, err
+	}
+	if err := ygot.PruneConfigFalse(Root(), c); err != nil {
+		return nil, fmt.Errorf("encode configuration: %w", err)
+	}
+	return encode(c)
+}
+
+// EncodeRedacted renders d like Encode but without write-only leaves: the
+// encoding every read API returns.
+func EncodeRedacted(d *tandem.Device) ([]byte, error) {
+	c, err := Clone(d)
+	if err != nil {
+		return nil, err
+	}
+	if err := ygot.PruneConfigFalse(Root(), c); err != nil {
+		return nil, fmt.Errorf("encode configuration: %w", err)
+	}
+	Redact(c)
+	return encode(c)
+}
+
+// EncodeAll renders d with its state nodes, secrets removed.
+func EncodeAll(d *tandem.Device) ([]byte, error) {
+	c, err := Clone(d)
+	if err != nil {
+		return nil, err
+	}
+	Redact(c)
+	return encode(c)
+}
+
+func encode(d *tandem.Device) ([]byte, error) {
+	ygot.PruneEmptyBranches(d)
+	s, err := ygot.EmitJSON(d, &ygot.EmitJSONConfig{
+		Format:         ygot.RFC7951,
+		Indent:         "  ",
+		RFC7951Config:  &ygot.RFC7951JSONConfig{AppendModuleName: true},
+		SkipValidation: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode configuration: %w", err)
+	}
+	return []byte(s), nil
+}
+
+// Redact removes every write-only leaf (secrets) from d in place.
+func Redact(d *tandem.Device) {
+	for _, p := range WriteOnlyPaths() {
+		gp, err := ygot.StringToStructuredPath(p)
+		if err != nil {
+			continue
+		}
+		_ = ytypes.DeleteNode(Root(), d, gp)
+	}
+}
+
+// Clone returns a deep copy of d.
+func Clone(d *tandem.Device) (*tandem.Device, error) {
+	if d == nil {
+		return &tandem.Device{}, nil
+	}
+	c, err := ygot.DeepCopy(d)
+	if err != nil {
+		return nil, fmt.Errorf("copy configuration: %w", err)
+	}
+	return c.(*tandem.Device), nil
+}
+
+// Equal reports whether a and b hold the same configuration.
+func Equal(a, b *tandem.Device) bool {
+	ea, errA := Encode(a)
+	eb, errB := Encode(b)
+	return errA == nil && errB == nil && bytes.Equal(ea, eb)
+}
+
+// Validate checks d against the YANG schema (types, ranges, patterns,
+// keys, leafrefs, mandatory leaves) and returns every violation.
+func Validate(d *tandem.Device) []error {
+	err := d.ΛValidate()
+	if err == nil {
+		return nil
+	}
+	var list util.Errors
+	if errors.As(err, &list) {
+		return list
+	}
+	return []error{err}
+}

@@ -1,0 +1,43 @@
+package model
+
+import "testing"
+
+func TestSetLeafAndEntry(t *testing.T) {
+	d := Default()
+	for _, c := range []struct{ path, val string }{
+		{"/ha/config/mode", `"active-standby"`},
+		{"/ha/config/heartbeat-interval", `500`},
+		{"/ha/config/stateful-sync", `true`},
+		{"/interfaces/interface[name=X1]/config/ipv4-address", `["192.0.2.1/24"]`},
+		{"/tandem-ha:ha/config/pre-shared-key", `"s3cretkey!"`},
+	} {
+		if err := Set(d, c.path, []byte(c.val)); err != nil {
+			t.Fatalf("Set(%s): %v", c.path, err)
+		}
+	}
+	b, err := Encode(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", b)
+	r, _ := EncodeRedacted(d)
+	t.Logf("%s", r)
+}
+
+func TestDiffRedactsSecrets(t *testing.T) {
+	a := Default()
+	b := Default()
+	if err := Set(b, "/ha/config/pre-shared-key", []byte(`"0123456789"`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := Set(b, "/ha/config/mode", []byte(`"active-standby"`)); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := Diff(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range ch {
+		t.Log(c)
+	}
+}
