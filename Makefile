@@ -1,0 +1,49 @@
+# tandem: high availability for firewall pairs and clusters.
+# `make demo` runs the lab demo, `make test` runs every test; each first
+# installs what a fresh Debian machine lacks (scripts/deps.sh).
+
+GO        ?= go
+BIN       := bin
+PLUGINS   := $(BIN)/plugins
+GOFLAGS   ?=
+TESTFLAGS ?= -count=1 -timeout 20m
+
+.PHONY: all deps gen gen-check build test unit e2e lint yanglint bench demo clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+gen:
+	cd gen && $(GO) generate ./...
+
+# gen-check fails when gen/ is not what `make gen` produces from yang/ and the protos.
+gen-check: gen
+	@git diff --quiet --exit-code -- gen || { echo "gen/ is stale: run 'make gen' and commit the result"; git diff --stat -- gen; exit 1; }
+	@test -z "$$(git status --porcelain -- gen)" || { echo "gen/ has files that are not committed"; git status --porcelain -- gen; exit 1; }
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -o $(PLUGINS)/tandem-platform-lab ./platforms/lab
+
+yanglint:
+	cd yang && yanglint -p . ./*.yang
+
+lint: yanglint
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+# The README's test command: dependencies, generated code check, lint, unit and e2e tests.
+test: deps gen-check lint
+	$(GO) test $(TESTFLAGS) ./...
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/ | tee bench/last.txt
+
+demo: deps build
+	$(BIN)/tandemctl lab demo
+
+clean:
+	rm -rf $(BIN)

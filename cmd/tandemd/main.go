@@ -1,0 +1,44 @@
+// Command tandemd is the tandem daemon: it holds the unit's configuration
+// datastore, drives the plugins toward the running configuration, and
+// serves the management APIs.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tandem-ha/tandem/core/daemon"
+)
+
+func main() {
+	var cfg daemon.Config
+	flag.StringVar(&cfg.DataDir, "data", "/var/lib/tandem", "directory of the datastore and the event log")
+	flag.StringVar(&cfg.PluginDir, "plugins", "/usr/lib/tandem/plugins", "plugin directory, scanned at start")
+	flag.StringVar(&cfg.Socket, "socket", "/run/tandem/tandem.sock", "unix socket of the local API (tandemctl)")
+	flag.StringVar(&cfg.InitialConfig, "config", "", "RFC 7951 JSON file used as the first configuration of a new datastore")
+	flag.StringVar(&cfg.SerialNumber, "serial", "", "this unit's serial number (default: derived from /etc/machine-id)")
+	level := flag.String("log-level", "info", "debug, info, warn or error")
+	version := flag.Bool("version", false, "print the version and exit")
+	flag.Parse()
+	if *version {
+		fmt.Println("tandemd", daemon.Version)
+		return
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintln(os.Stderr, "tandemd: -log-level:", err)
+		os.Exit(2)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := daemon.Run(ctx, cfg); err != nil {
+		cfg.Logger.Error("tandemd stopped", "err", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,419 @@
+// Package daemon assembles tandemd: the datastore, validation, the state
+// tree and event log, the plugin host, the reconciler and the local API,
+// and the flow of revisions, roles and plugin events between them.
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tandem-ha/tandem/core/model"
+	"github.com/tandem-ha/tandem/core/pluginhost"
+	"github.com/tandem-ha/tandem/core/reconcile"
+	"github.com/tandem-ha/tandem/core/store"
+	"github.com/tandem-ha/tandem/core/telemetry"
+	"github.com/tandem-ha/tandem/core/validate"
+	"github.com/tandem-ha/tandem/gen/tandem"
+	"github.com/tandem-ha/tandem/northbound/local"
+	"github.com/tandem-ha/tandem/plugins/sdk"
+)
+
+// Version is the tandem version the daemon reports.
+var Version = "0.1.0-dev"
+
+// Config is how tandemd was started.
+type Config struct {
+	// DataDir holds config.db (the datastore) and events.db.
+	DataDir string
+	// PluginDir is scanned for plugin executables at start.
+	PluginDir string
+	// Socket is the local API's unix socket.
+	Socket string
+	// InitialConfig, when set, is an RFC 7951 JSON file that becomes the
+	// first revision of a new datastore (ignored once one exists).
+	InitialConfig string
+	// SerialNumber identifies this unit; empty derives one from
+	// /etc/machine-id.
+	SerialNumber string
+	// Logger receives the daemon's logs.
+	Logger *slog.Logger
+}
+
+// Daemon is a running tandemd.
+type Daemon struct {
+	cfg    Config
+	log    *slog.Logger
+	boot   time.Time
+	store  *store.Store
+	tree   *telemetry.Tree
+	events *telemetry.EventLog
+	host   *pluginhost.Host
+	rec    *reconcile.Reconciler
+
+	mu      sync.Mutex
+	running *tandem.Device
+	links   map[string]bool
+}
+
+// Run starts tandemd and serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	d, err := start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	return d.serve(ctx)
+}
+
+func start(ctx context.Context, cfg Config) (*Daemon, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.SerialNumber == "" {
+		cfg.SerialNumber = machineSerial()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	initial, err := initialConfig(cfg.InitialConfig)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, boot: time.Now(), links: map[string]bool{}}
+	d.store, err = store.Open(filepath.Join(cfg.DataDir, "config.db"), store.Options{
+		Validate: validate.StoreValidator, Initial: initial, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.tree = telemetry.NewTree(cfg.SerialNumber)
+	running, info := d.store.Running()
+	d.running = running
+	d.events, err = telemetry.OpenEventLog(filepath.Join(cfg.DataDir, "events.db"),
+		int(running.GetSystem().GetConfig().GetEventLogSize()), d.tree)
+	if err != nil {
+		d.store.Close()
+		return nil, err
+	}
+	d.publishSystem(info)
+	d.host = pluginhost.New(pluginhost.Config{Dir: cfg.PluginDir, Logger: cfg.Logger})
+	d.rec = reconcile.New(reconcile.Config{
+		Applier: d.host,
+		Plugins: d.drivenPlugins,
+		Self:    reconcile.Identity{SerialNumber: cfg.SerialNumber},
+		State:   d.tree,
+		Logger:  cfg.Logger,
+	})
+	if err := d.host.Start(ctx); err != nil {
+		d.close()
+		return nil, fmt.Errorf("plugins: %w", err)
+	}
+	d.rec.SetRole(roleFor(running))
+	if err := d.rec.SetConfig(running, info.ID); err != nil {
+		d.close()
+		return nil, err
+	}
+	d.event(telemetry.Event{Type: "daemon-start", Message: fmt.Sprintf("tandemd %s started on unit %s at revision %d", Version, cfg.SerialNumber, info.ID)})
+	return d, nil
+}
+
+func (d *Daemon) serve(ctx context.Context) error {
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() { cancel(); wg.Wait() }()
+	wg.Add(3)
+	go func() { defer wg.Done(); d.rec.Run(ctx) }()
+	go func() { defer wg.Done(); d.followRevisions(ctx) }()
+	go func() { defer wg.Done(); d.followPlugins(ctx) }()
+	api := local.NewServer(local.Deps{
+		Store: d.store, Tree: d.tree, Events: d.events, Status: d.status, Logger: d.log,
+	})
+	d.log.Info("tandemd serving", "socket", d.cfg.Socket, "unit", d.cfg.SerialNumber, "plugins", len(d.host.Plugins()))
+	return api.Serve(ctx, d.cfg.Socket)
+}
+
+func (d *Daemon) close() {
+	d.host.Stop()
+	if err := d.events.Close(); err != nil {
+		d.log.Warn("closing event log", "err", err)
+	}
+	if err := d.store.Close(); err != nil {
+		d.log.Warn("closing datastore", "err", err)
+	}
+}
+
+// initialConfig reads and validates the -config file, if any.
+func initialConfig(path string) (*tandem.Device, error) {
+	if path == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("initial configuration: %w", err)
+	}
+	dev, err := model.Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("initial configuration %s: %w", path, err)
+	}
+	if err := validate.Validate(dev).Err(); err != nil {
+		return nil, fmt.Errorf("initial configuration %s is invalid:\n%w", path, err)
+	}
+	return dev, nil
+}
+
+// machineSerial derives a stable serial number from /etc/machine-id.
+func machineSerial() string {
+	id, err := os.ReadFile("/etc/machine-id")
+	if err != nil || len(strings.TrimSpace(string(id))) == 0 {
+		host, _ := os.Hostname()
+		id = []byte(host)
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(string(id))))
+	return "T" + strings.ToUpper(hex.EncodeToString(sum[:6]))
+}
+
+// roleFor is the role this unit applies until the HA engine elects one:
+// standalone when HA is off, otherwise initializing, which never claims
+// virtual addresses.
+func roleFor(d *tandem.Device) reconcile.Role {
+	if d.GetHa().GetConfig().GetMode() == tandem.TandemHa_HaMode_standalone {
+		return reconcile.RoleStandalone
+	}
+	return reconcile.RoleInitializing
+}
+
+// drivenPlugins lists the plugins the reconciler drives: the one platform
+// driver chosen by /platform/config (driver, else the one claiming the
+// model) and every plugin of another kind.
+func (d *Daemon) drivenPlugins() []reconcile.Plugin {
+	d.mu.Lock()
+	plat := d.running.GetPlatform().GetConfig()
+	d.mu.Unlock()
+	var out []reconcile.Plugin
+	chosen := false
+	for _, p := range d.host.Plugins() {
+		if p.Kind == sdk.KindPlatform {
+			if chosen || !claims(p, plat.GetDriver(), plat.GetModel()) {
+				continue
+			}
+			chosen = true
+		}
+		out = append(out, reconcile.Plugin{Name: p.Name, Kind: p.Kind})
+	}
+	return out
+}
+
+func claims(p pluginhost.Status, driver, model string) bool {
+	if driver != "" {
+		return p.Name == driver
+	}
+	for _, claimed := range p.Platforms {
+		if claimed == model {
+			return true
+		}
+	}
+	return false
+}
+
+// followRevisions hands every new running revision to the reconciler and
+// logs it.
+func (d *Daemon) followRevisions(ctx context.Context) {
+	ch, cancel := d.store.Subscribe()
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case info := <-ch:
+			running, cur := d.store.Running()
+			d.mu.Lock()
+			d.running = running
+			d.mu.Unlock()
+			d.rec.SetRole(roleFor(running))
+			if err := d.rec.SetConfig(running, cur.ID); err != nil {
+				d.log.Error("reconcile", "err", err)
+			}
+			d.publishSystem(cur)
+			d.event(revisionEvent(info))
+		}
+	}
+}
+
+func revisionEvent(info store.RevisionInfo) telemetry.Event {
+	e := telemetry.Event{
+		Type:    "commit",
+		Message: fmt.Sprintf("revision %d committed by %s via %s", info.ID, info.Author, info.Origin),
+		Attrs:   map[string]string{"revision": fmt.Sprint(info.ID), "author": info.Author, "origin": info.Origin},
+	}
+	if info.Comment != "" {
+		e.Message += ": " + info.Comment
+	}
+	switch info.Origin {
+	case "confirm-timeout":
+		e.Type, e.Severity = "commit-rolled-back", telemetry.SeverityWarning
+	case "rollback":
+		e.Type = "rollback"
+	}
+	if info.PendingConfirm {
+		e.Message += " (pending confirmation)"
+	}
+	return e
+}
+
+// followPlugins re-applies intents to (re)started plugins, publishes
+// plugin status, and turns link observations into state and events.
+func (d *Daemon) followPlugins(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-d.host.Events():
+			if !ok {
+				return
+			}
+			switch ev.Type {
+			case pluginhost.EventStarted:
+				d.rec.Enqueue(ev.Plugin)
+				d.publishPlugin(ev.Status)
+				if ev.Restarted {
+					d.event(telemetry.Event{Type: "plugin-restarted", Severity: telemetry.SeverityWarning,
+						Message: fmt.Sprintf("plugin %s restarted (restart %d, pid %d); intent re-applied", ev.Plugin, ev.Status.Restarts, ev.Status.PID)})
+				}
+			case pluginhost.EventStateChanged:
+				d.publishPlugin(ev.Status)
+				switch ev.Status.State {
+				case pluginhost.StateBackoff:
+					d.event(telemetry.Event{Type: "plugin-crashed", Severity: telemetry.SeverityError,
+						Message: fmt.Sprintf("plugin %s stopped: %s", ev.Plugin, ev.Status.LastError)})
+				case pluginhost.StateFailed:
+					d.event(telemetry.Event{Type: "plugin-failed", Severity: telemetry.SeverityError,
+						Message: fmt.Sprintf("plugin %s failed too often and is no longer restarted: %s", ev.Plugin, ev.Status.LastError)})
+				}
+			case pluginhost.EventObservation:
+				if link := ev.Observation.GetLink(); link != nil {
+					d.linkChanged(link, sdk.ObservationTime(ev.Observation))
+				}
+			}
+		}
+	}
+}
+
+func (d *Daemon) linkChanged(link *sdk.LinkEvent, at time.Time) {
+	base := fmt.Sprintf("/interfaces/interface[name=%s]/state/", link.GetPort())
+	status := "down"
+	if link.GetUp() {
+		status = "up"
+	}
+	d.mu.Lock()
+	was, known := d.links[link.GetPort()]
+	d.links[link.GetPort()] = link.GetUp()
+	d.mu.Unlock()
+	d.update(base+"oper-status", status)
+	d.update(base+"last-change", at.UTC().Format(time.RFC3339Nano))
+	if link.GetMac() != "" {
+		d.update(base+"mac-address", link.GetMac())
+	}
+	if known && was == link.GetUp() {
+		return
+	}
+	sev := telemetry.SeverityInfo
+	if !link.GetUp() {
+		sev = telemetry.SeverityWarning
+	}
+	d.event(telemetry.Event{Type: "link-" + status, Severity: sev,
+		Message: fmt.Sprintf("link %s (%s) is %s", link.GetPort(), link.GetNetdev(), status),
+		Attrs:   map[string]string{"port": link.GetPort(), "netdev": link.GetNetdev()}})
+}
+
+func (d *Daemon) publishPlugin(st pluginhost.Status) {
+	base := fmt.Sprintf("/system/plugins/plugin[name=%s]/state/", st.Name)
+	d.update(base+"name", st.Name)
+	d.update(base+"kind", kindName(st.Kind))
+	d.update(base+"version", st.Version)
+	d.update(base+"path", st.Path)
+	d.update(base+"pid", uint32(st.PID))
+	d.update(base+"status", statusName(st.State))
+	d.update(base+"restarts", uint32(st.Restarts))
+}
+
+func (d *Daemon) publishSystem(info store.RevisionInfo) {
+	d.update("/system/state/serial-number", d.cfg.SerialNumber)
+	d.update("/system/state/software-version", Version)
+	d.update("/system/state/boot-time", d.boot.UTC().Format(time.RFC3339))
+	d.update("/system/state/running-revision", info.ID)
+}
+
+func (d *Daemon) update(path string, v any) {
+	if err := d.tree.Update(path, v); err != nil {
+		d.log.Debug("state update refused", "path", path, "err", err)
+	}
+}
+
+func (d *Daemon) event(e telemetry.Event) {
+	if _, err := d.events.Append(e); err != nil {
+		d.log.Warn("event log", "err", err)
+	}
+	d.log.Info(e.Message, "event", e.Type)
+}
+
+// status is the unit summary of the local API.
+func (d *Daemon) status() local.Status {
+	running, info := d.store.Running()
+	conds := d.rec.Conditions()
+	st := local.Status{
+		Unit:           d.cfg.SerialNumber,
+		SerialNumber:   d.cfg.SerialNumber,
+		Version:        Version,
+		BootTime:       d.boot,
+		Mode:           running.GetHa().GetConfig().GetMode().String(),
+		Role:           string(d.rec.Role()),
+		Running:        info,
+		CandidateDirty: d.store.CandidateDirty(),
+	}
+	for _, p := range d.host.Plugins() {
+		c := conds[p.Name]
+		lastErr := c.LastError
+		if lastErr == "" {
+			lastErr = p.LastError
+		}
+		st.Plugins = append(st.Plugins, local.PluginStatus{
+			Name: p.Name, Kind: kindName(p.Kind), Version: p.Version, PID: p.PID,
+			State: string(p.State), Restarts: p.Restarts,
+			AppliedRevision: c.AppliedRevision, AppliedRole: string(c.AppliedRole),
+			LastApplied: c.LastApplied, LastError: lastErr,
+		})
+	}
+	return st
+}
+
+func kindName(k sdk.Kind) string {
+	switch k {
+	case sdk.KindPlatform:
+		return "platform"
+	case sdk.KindStatesync:
+		return "statesync"
+	case sdk.KindSVRRP:
+		return "svrrp"
+	case sdk.KindDPI:
+		return "dpi"
+	}
+	return "unknown"
+}
+
+// statusName maps a host state to the YANG plugin status enum.
+func statusName(s pluginhost.State) string {
+	switch s {
+	case pluginhost.StateRunning, pluginhost.StateBackoff, pluginhost.StateFailed:
+		return string(s)
+	}
+	return "starting"
+}
+

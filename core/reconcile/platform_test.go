@@ -1,0 +1,117 @@
+package reconcile
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/tandem-ha/tandem/core/model"
+	"github.com/tandem-ha/tandem/gen/tandem"
+	"github.com/tandem-ha/tandem/plugins/sdk"
+)
+
+// pairConfig is an active/standby lab pair: X0 LAN with monitoring
+// addresses, X1 WAN, X2 HA control link, X3 disabled.
+func pairConfig(t *testing.T) *tandem.Device {
+	t.Helper()
+	d := model.Default()
+	for path, val := range map[string]string{
+		"/ha/config/mode": `"active-standby"`,
+		"/ha/devices/device[serial-number=UNIT-A]/config/designation":      `"primary"`,
+		"/ha/devices/device[serial-number=UNIT-B]/config/designation":      `"secondary"`,
+		"/ha/links/link[function=control]/config/port":                     `"X2"`,
+		"/ha/links/link[function=control]/config/primary-address":          `"169.254.10.1/30"`,
+		"/ha/links/link[function=control]/config/secondary-address":        `"169.254.10.2/30"`,
+		"/interfaces/interface[name=X0]/config/ipv4-address":               `["192.0.2.1/24"]`,
+		"/interfaces/interface[name=X0]/config/ipv6-address":               `["2001:db8::1/64"]`,
+		"/interfaces/interface[name=X1]/config/ipv4-address":               `["198.51.100.1/24"]`,
+		"/interfaces/interface[name=X3]/config/enabled":                    `false`,
+		"/monitoring/interfaces/interface[name=X0]/ipv4/config/primary-address":   `"192.0.2.2"`,
+		"/monitoring/interfaces/interface[name=X0]/ipv4/config/secondary-address": `"192.0.2.3"`,
+		"/monitoring/interfaces/interface[name=X0]/ipv6/config/primary-address":   `"2001:db8::2"`,
+		"/platform/ports/port[name=X1]/config/netdev":                      `"wan0"`,
+	} {
+		if err := model.Set(d, path, []byte(val)); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	return d
+}
+
+func TestPlatformSpec(t *testing.T) {
+	d := pairConfig(t)
+	for _, tc := range []struct {
+		name string
+		role Role
+		self string
+		want []*sdk.Port
+	}{{
+		// SPEC: TKO-1
+		name: "active primary owns the virtual addresses and its own monitoring address",
+		role: RoleActive, self: "UNIT-A",
+		want: []*sdk.Port{
+			{Name: "X0", Netdev: "x0", AdminUp: true, Addresses: []string{"192.0.2.1/24", "192.0.2.2/24", "2001:db8::1/64", "2001:db8::2/64"}},
+			{Name: "X1", Netdev: "wan0", AdminUp: true, Addresses: []string{"198.51.100.1/24"}},
+			{Name: "X2", Netdev: "x2", AdminUp: true, Addresses: []string{"169.254.10.1/30"}},
+			{Name: "X3", Netdev: "x3", AdminUp: false},
+		},
+	}, {
+		// SPEC: MON-2
+		name: "standby secondary keeps only its own monitoring and HA link addresses",
+		role: RoleStandby, self: "UNIT-B",
+		want: []*sdk.Port{
+			{Name: "X0", Netdev: "x0", AdminUp: true, Addresses: []string{"192.0.2.3/24"}},
+			{Name: "X1", Netdev: "wan0", AdminUp: true},
+			{Name: "X2", Netdev: "x2", AdminUp: true, Addresses: []string{"169.254.10.2/30"}},
+			{Name: "X3", Netdev: "x3", AdminUp: false},
+		},
+	}, {
+		name: "initializing unit never claims virtual addresses",
+		role: RoleInitializing, self: "UNIT-A",
+		want: []*sdk.Port{
+			{Name: "X0", Netdev: "x0", AdminUp: true, Addresses: []string{"192.0.2.2/24", "2001:db8::2/64"}},
+			{Name: "X1", Netdev: "wan0", AdminUp: true},
+			{Name: "X2", Netdev: "x2", AdminUp: true, Addresses: []string{"169.254.10.1/30"}},
+			{Name: "X3", Netdev: "x3", AdminUp: false},
+		},
+	}, {
+		name: "unknown serial is treated as primary",
+		role: RoleStandalone, self: "OTHER",
+		want: []*sdk.Port{
+			{Name: "X0", Netdev: "x0", AdminUp: true, Addresses: []string{"192.0.2.1/24", "192.0.2.2/24", "2001:db8::1/64", "2001:db8::2/64"}},
+			{Name: "X1", Netdev: "wan0", AdminUp: true, Addresses: []string{"198.51.100.1/24"}},
+			{Name: "X2", Netdev: "x2", AdminUp: true, Addresses: []string{"169.254.10.1/30"}},
+			{Name: "X3", Netdev: "x3", AdminUp: false},
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := PlatformSpec(d, tc.role, Identity{SerialNumber: tc.self}).GetPorts()
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d ports %v, want %d", len(got), got, len(tc.want))
+			}
+			for i := range got {
+				g, w := got[i], tc.want[i]
+				if g.Name != w.Name || g.Netdev != w.Netdev || g.AdminUp != w.AdminUp || !reflect.DeepEqual(nonNil(g.Addresses), nonNil(w.Addresses)) {
+					t.Errorf("port %d:\n got %v\nwant %v", i, g, w)
+				}
+			}
+		})
+	}
+}
+
+func TestPlatformSpecIsDeterministic(t *testing.T) {
+	d := pairConfig(t)
+	a := PlatformSpec(d, RoleActive, Identity{SerialNumber: "UNIT-A"})
+	for i := 0; i < 20; i++ {
+		b := PlatformSpec(d, RoleActive, Identity{SerialNumber: "UNIT-A"})
+		if a.String() != b.String() {
+			t.Fatalf("spec differs between runs:\n%v\n%v", a, b)
+		}
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,445 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/tandem-ha/tandem/core/model"
+	"github.com/tandem-ha/tandem/core/store"
+	"github.com/tandem-ha/tandem/core/telemetry"
+	"github.com/tandem-ha/tandem/core/validate"
+	"github.com/tandem-ha/tandem/gen/tandem"
+)
+
+// maxBody bounds every request body.
+const maxBody = 4 << 20
+
+// Deps is what the API serves from.
+type Deps struct {
+	Store  *store.Store
+	Tree   *telemetry.Tree
+	Events *telemetry.EventLog
+	// Status returns the unit summary; the daemon fills it.
+	Status func() Status
+	Logger *slog.Logger
+}
+
+// Server is the local API server.
+type Server struct {
+	deps Deps
+	mux  *http.ServeMux
+}
+
+// NewServer returns a server for deps.
+func NewServer(deps Deps) *Server {
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	s := &Server{deps: deps, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /v1/status", s.status)
+	s.mux.HandleFunc("GET /v1/config", s.getConfig)
+	s.mux.HandleFunc("PUT /v1/config/candidate", s.replaceCandidate)
+	s.mux.HandleFunc("POST /v1/config/set", s.set)
+	s.mux.HandleFunc("POST /v1/config/delete", s.delete)
+	s.mux.HandleFunc("POST /v1/config/commit", s.commit)
+	s.mux.HandleFunc("POST /v1/config/confirm", s.confirm)
+	s.mux.HandleFunc("POST /v1/config/discard", s.discard)
+	s.mux.HandleFunc("POST /v1/config/rollback", s.rollback)
+	s.mux.HandleFunc("POST /v1/config/validate", s.validate)
+	s.mux.HandleFunc("GET /v1/config/diff", s.diff)
+	s.mux.HandleFunc("GET /v1/config/history", s.history)
+	s.mux.HandleFunc("GET /v1/state", s.state)
+	s.mux.HandleFunc("GET /v1/events", s.events)
+	return s
+}
+
+// Handler returns the HTTP handler, for tests.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Serve listens on the unix socket at path (mode 0660) until ctx ends.
+func (s *Server) Serve(ctx context.Context, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("local API socket directory: %w", err)
+	}
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("local API: %w", err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return fmt.Errorf("local API socket permissions: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ConnContext:       withPeer,
+	}
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	err = srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+type peerKey struct{}
+
+// withPeer records the calling Unix user of a connection.
+func withPeer(ctx context.Context, c net.Conn) context.Context {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return ctx
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return ctx
+	}
+	var cred *syscall.Ucred
+	_ = raw.Control(func(fd uintptr) {
+		cred, _ = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	})
+	if cred == nil {
+		return ctx
+	}
+	name := strconv.Itoa(int(cred.Uid))
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	return context.WithValue(ctx, peerKey{}, name)
+}
+
+// author names the caller: the Unix user of the socket peer.
+func author(r *http.Request) string {
+	if name, ok := r.Context().Value(peerKey{}).(string); ok {
+		return name
+	}
+	return "local"
+}
+
+// session is the datastore session of the local API: one per user.
+func session(r *http.Request) string { return "cli:" + author(r) }
+
+func (s *Server) meta(r *http.Request, comment string) store.Meta {
+	return store.Meta{Author: author(r), Comment: comment, Origin: "cli"}
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.deps.Status())
+}
+
+func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
+	var d *tandem.Device
+	switch ds := r.URL.Query().Get("datastore"); ds {
+	case "", "running":
+		d, _ = s.deps.Store.Running()
+	case "candidate":
+		d = s.deps.Store.Candidate()
+	default:
+		if id, err := strconv.ParseUint(ds, 10, 64); err == nil {
+			var rerr error
+			if d, _, rerr = s.deps.Store.Revision(id); rerr != nil {
+				writeError(w, http.StatusNotFound, rerr)
+				return
+			}
+			break
+		}
+		writeError(w, http.StatusBadRequest, fmt.Errorf("datastore %q: use running, candidate or a revision number", ds))
+		return
+	}
+	b, err := model.EncodeRedacted(d)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/yang-data+json")
+	_, _ = w.Write(b)
+}
+
+func (s *Server) replaceCandidate(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, err)
+		return
+	}
+	d, err := model.Decode(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	s.editResult(w, s.deps.Store.ReplaceCandidate(session(r), d))
+}
+
+func (s *Server) set(w http.ResponseWriter, r *http.Request) {
+	var req SetRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	s.editResult(w, s.deps.Store.EditCandidate(session(r), func(d *tandem.Device) error {
+		return model.Set(d, req.Path, req.Value)
+	}))
+}
+
+func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
+	var req DeleteRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	s.editResult(w, s.deps.Store.EditCandidate(session(r), func(d *tandem.Device) error {
+		return model.Delete(d, req.Path)
+	}))
+}
+
+func (s *Server) editResult(w http.ResponseWriter, err error) {
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) commit(w http.ResponseWriter, r *http.Request) {
+	var req CommitRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	var opts store.CommitOptions
+	if req.ConfirmTimeout != "" {
+		d, err := time.ParseDuration(req.ConfirmTimeout)
+		if err != nil || d <= 0 {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("confirm_timeout %q: want a positive duration such as 2m", req.ConfirmTimeout))
+			return
+		}
+		opts.ConfirmTimeout = d
+	}
+	info, err := s.deps.Store.Commit(r.Context(), session(r), s.meta(r, req.Comment), opts)
+	s.revisionResult(w, info, err)
+}
+
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
+	s.editResult(w, s.deps.Store.Confirm(session(r), s.meta(r, "confirmed")))
+}
+
+func (s *Server) discard(w http.ResponseWriter, r *http.Request) {
+	s.editResult(w, s.deps.Store.Discard(session(r)))
+}
+
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request) {
+	var req RollbackRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if req.N < 1 {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("n is %d: count revisions back from running, 1 or more", req.N))
+		return
+	}
+	meta := s.meta(r, req.Comment)
+	meta.Origin = "rollback"
+	info, err := s.deps.Store.Rollback(r.Context(), session(r), req.N, meta)
+	s.revisionResult(w, info, err)
+}
+
+func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
+	rep := validate.Validate(s.deps.Store.Candidate())
+	code := http.StatusOK
+	if len(rep.Errors) > 0 {
+		code = http.StatusBadRequest
+	}
+	writeJSON(w, code, rep)
+}
+
+func (s *Server) revisionResult(w http.ResponseWriter, info store.RevisionInfo, err error) {
+	if err != nil {
+		writeError(w, statusOf(err), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (s *Server) diff(w http.ResponseWriter, r *http.Request) {
+	from, to := r.URL.Query().Get("from"), r.URL.Query().Get("to")
+	if from == "" {
+		from = "running"
+	}
+	if to == "" {
+		to = "candidate"
+	}
+	a, err := s.resolve(from)
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	b, err := s.resolve(to)
+	if err != nil {
+		writeError(w, http.StatusNotFound, err)
+		return
+	}
+	changes, err := model.Diff(a, b)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, DiffResponse{From: from, To: to, Changes: changes})
+}
+
+// resolve names a configuration: running, candidate or a revision number.
+func (s *Server) resolve(name string) (*tandem.Device, error) {
+	switch name {
+	case "running":
+		d, _ := s.deps.Store.Running()
+		return d, nil
+	case "candidate":
+		return s.deps.Store.Candidate(), nil
+	}
+	id, err := strconv.ParseUint(name, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%q: use running, candidate or a revision number", name)
+	}
+	d, _, err := s.deps.Store.Revision(id)
+	return d, err
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request) {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if limit <= 0 {
+		limit = 20
+	}
+	writeJSON(w, http.StatusOK, s.deps.Store.History(limit))
+}
+
+func (s *Server) state(w http.ResponseWriter, r *http.Request) {
+	prefix := r.URL.Query().Get("path")
+	if prefix == "" {
+		prefix = "/"
+	}
+	b, err := s.deps.Tree.JSON(prefix)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/yang-data+json")
+	_, _ = w.Write(b)
+}
+
+// events lists events after ?after=N (default: the last ?limit), or with
+// ?follow=true streams them as newline-delimited JSON until the client
+// goes away.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	after, _ := strconv.ParseUint(q.Get("after"), 10, 64)
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 {
+		limit = 50
+	}
+	if q.Get("follow") != "true" {
+		writeJSON(w, http.StatusOK, s.recentEvents(after, limit))
+		return
+	}
+	// Subscribe before listing so nothing falls between the two.
+	ch, cancel := s.deps.Events.Subscribe()
+	defer cancel()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	enc := json.NewEncoder(w)
+	flusher, _ := w.(http.Flusher)
+	var last uint64
+	for _, e := range s.recentEvents(after, limit) {
+		_ = enc.Encode(e)
+		last = e.Seq
+	}
+	if flusher != nil {
+		flusher.Flush()
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case e, ok := <-ch:
+			if !ok {
+				return
+			}
+			if e.Seq <= last {
+				continue
+			}
+			if err := enc.Encode(e); err != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+	}
+}
+
+// recentEvents returns the events after sequence after; with after 0,
+// the newest limit events. Both oldest first.
+func (s *Server) recentEvents(after uint64, limit int) []telemetry.Event {
+	if after > 0 {
+		return s.deps.Events.List(after, limit)
+	}
+	all := s.deps.Events.List(0, 0)
+	if len(all) > limit {
+		all = all[len(all)-limit:]
+	}
+	return all
+}
+
+// statusOf maps datastore and validation errors to HTTP status codes.
+func statusOf(err error) int {
+	var issues validate.Errors
+	switch {
+	case errors.As(err, &issues):
+		return http.StatusBadRequest
+	case errors.Is(err, store.ErrLocked):
+		return http.StatusConflict
+	case errors.Is(err, store.ErrNoSuchRevision):
+		return http.StatusNotFound
+	case errors.Is(err, store.ErrNotPending):
+		return http.StatusConflict
+	}
+	return http.StatusBadRequest
+}
+
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("request body: %w", err))
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	body := ErrorBody{Error: err.Error()}
+	var issues validate.Errors
+	if errors.As(err, &issues) {
+		body.Issues = issues
+		body.Error = fmt.Sprintf("commit refused: %d validation error(s)", len(issues))
+	}
+	writeJSON(w, code, body)
+}
