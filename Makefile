@@ -8,7 +8,7 @@ PLUGINS   := $(BIN)/plugins
 GOFLAGS   ?=
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all deps gen gen-check build test unit e2e lint yanglint bench demo clean
+.PHONY: all deps gen gen-check build test lint yanglint bench demo clean
 
 all: build
 
@@ -43,7 +43,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/ | tee bench/last.txt
 
 demo: deps build
-	$(BIN)/tandemctl lab demo
+	scripts/demo.sh
 
 clean:
 	rm -rf $(BIN)

@@ -334,7 +334,9 @@ func (d *Daemon) linkChanged(link *sdk.LinkEvent, at time.Time) {
 }
 
 func (d *Daemon) publishPlugin(st pluginhost.Status) {
-	base := fmt.Sprintf("/system/plugins/plugin[name=%s]/state/", st.Name)
+	entry := fmt.Sprintf("/system/plugins/plugin[name=%s]", st.Name)
+	base := entry + "/state/"
+	d.update(entry+"/name", st.Name)
 	d.update(base+"name", st.Name)
 	d.update(base+"kind", kindName(st.Kind))
 	d.update(base+"version", st.Version)
@@ -416,4 +418,3 @@ func statusName(s pluginhost.State) string {
 	}
 	return "starting"
 }
-

@@ -118,4 +118,3 @@ func (a *hclogAdapter) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-

@@ -383,9 +383,13 @@ func (h *Host) Apply(ctx context.Context, name string, in *sdk.Intent) (*sdk.App
 func (h *Host) Restart(name string) error {
 	h.mu.Lock()
 	p := h.lookupLocked(name)
+	failed := p != nil && p.status.State == StateFailed
 	h.mu.Unlock()
 	if p == nil {
 		return fmt.Errorf("pluginhost: no plugin named %q", name)
+	}
+	if !failed {
+		return nil
 	}
 	select {
 	case p.restart <- struct{}{}:
@@ -578,6 +582,7 @@ func (p *proc) runOnce(ctx context.Context, restarted bool) error {
 	st := p.statusLocked()
 	p.h.mu.Unlock()
 	p.h.events.push(Event{Type: EventStarted, Plugin: st.Name, Time: time.Now(), Restarted: restarted, Status: st})
+	p.firstDone()
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watchDone := make(chan struct{})

@@ -141,6 +141,15 @@ func TestPluginCrashIsRestarted(t *testing.T) {
 		t.Fatalf("empty intent made %d changes", res.GetChanges())
 	}
 
+	// Initial events are delivered before the crashes start.
+	for _, name := range []string{"lab", "test"} {
+		if _, _, ok := rec.WaitFor(0, 5*time.Second, func(e pluginhost.Event) bool {
+			return e.Type == pluginhost.EventStarted && e.Plugin == name && !e.Restarted
+		}); !ok {
+			t.Fatalf("no initial started event for %s", name)
+		}
+	}
+
 	prevPID := lab.PID
 	for round := 1; round <= 2; round++ {
 		mark := rec.Len()
@@ -177,7 +186,7 @@ func TestPluginCrashIsRestarted(t *testing.T) {
 		}
 
 		ev, _, ok := rec.WaitFor(mark, 15*time.Second, func(e pluginhost.Event) bool {
-			return e.Type == pluginhost.EventStarted && e.Plugin == "lab"
+			return e.Type == pluginhost.EventStarted && e.Plugin == "lab" && e.Restarted
 		})
 		if !ok {
 			t.Fatalf("round %d: no started event for lab; status %+v", round, h.Plugins())
@@ -224,7 +233,8 @@ func TestPluginCrashIsRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev, _, ok := rec.WaitFor(mark, 15*time.Second, func(e pluginhost.Event) bool {
-		return e.Type == pluginhost.EventObservation && e.Plugin == "test"
+		return e.Type == pluginhost.EventObservation && e.Plugin == "test" &&
+			e.Observation.GetLink().GetNetdev() != fmt.Sprintf("pid%d", test.PID)
 	})
 	if !ok {
 		t.Fatalf("no observation from the restarted test plugin")
@@ -257,7 +267,7 @@ func TestHungPluginIsKilledAndRestarted(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = syscall.Kill(st.PID, syscall.SIGKILL) })
 	ev, _, ok := rec.WaitFor(mark, 10*time.Second, func(e pluginhost.Event) bool {
-		return e.Type == pluginhost.EventStarted && e.Plugin == "test"
+		return e.Type == pluginhost.EventStarted && e.Plugin == "test" && e.Restarted
 	})
 	if !ok {
 		t.Fatalf("hung plugin not restarted: %+v", h.Plugins())

@@ -35,7 +35,9 @@ func ownsVirtualAddresses(role Role) bool {
 
 // PlatformSpec computes what the platform driver must hold for the
 // configuration d on a unit in role: every configured interface and HA
-// link port with its administrative state and addresses. The unit's own
+// link port with its administrative state and addresses, and every other
+// port of the platform's port map as unconfigured (no addresses), so that
+// a port dropped from the configuration is cleaned up. The unit's own
 // monitoring addresses and HA link addresses are always present (MON-2);
 // the interfaces' virtual addresses only while the unit is active or
 // standalone (TKO-1).
@@ -102,6 +104,11 @@ func PlatformSpec(d *tandem.Device, role Role, self Identity) *sdk.PlatformSpec 
 			p.Addresses = append(p.Addresses, own)
 		}
 	}
+	for _, name := range portMap(d) {
+		if _, ok := ports[name]; !ok {
+			ports[name] = &sdk.Port{Name: name, Netdev: netdev(d, name), Unconfigured: true}
+		}
+	}
 	spec := &sdk.PlatformSpec{}
 	for _, p := range ports {
 		p.Addresses = dedupe(p.Addresses)
@@ -109,6 +116,23 @@ func PlatformSpec(d *tandem.Device, role Role, self Identity) *sdk.PlatformSpec 
 	}
 	sort.Slice(spec.Ports, func(i, j int) bool { return portLess(spec.Ports[i].Name, spec.Ports[j].Name) })
 	return spec
+}
+
+// portMap lists every port the platform has: the model's port map and
+// the ports mapped in /platform/ports.
+func portMap(d *tandem.Device) []string {
+	var names []string
+	if m, ok := catalog.Lookup(d.GetPlatform().GetConfig().GetModel()); ok {
+		for _, p := range m.Ports {
+			names = append(names, p.Name)
+		}
+	}
+	if ports := d.GetPlatform().GetPorts(); ports != nil {
+		for name := range ports.Port {
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 // netdev maps a port to its network device: the platform port-map

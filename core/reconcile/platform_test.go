@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -16,19 +17,19 @@ func pairConfig(t *testing.T) *tandem.Device {
 	d := model.Default()
 	for path, val := range map[string]string{
 		"/ha/config/mode": `"active-standby"`,
-		"/ha/devices/device[serial-number=UNIT-A]/config/designation":      `"primary"`,
-		"/ha/devices/device[serial-number=UNIT-B]/config/designation":      `"secondary"`,
-		"/ha/links/link[function=control]/config/port":                     `"X2"`,
-		"/ha/links/link[function=control]/config/primary-address":          `"169.254.10.1/30"`,
-		"/ha/links/link[function=control]/config/secondary-address":        `"169.254.10.2/30"`,
-		"/interfaces/interface[name=X0]/config/ipv4-address":               `["192.0.2.1/24"]`,
-		"/interfaces/interface[name=X0]/config/ipv6-address":               `["2001:db8::1/64"]`,
-		"/interfaces/interface[name=X1]/config/ipv4-address":               `["198.51.100.1/24"]`,
-		"/interfaces/interface[name=X3]/config/enabled":                    `false`,
+		"/ha/devices/device[serial-number=UNIT-A]/config/designation":             `"primary"`,
+		"/ha/devices/device[serial-number=UNIT-B]/config/designation":             `"secondary"`,
+		"/ha/links/link[function=control]/config/port":                            `"X2"`,
+		"/ha/links/link[function=control]/config/primary-address":                 `"169.254.10.1/30"`,
+		"/ha/links/link[function=control]/config/secondary-address":               `"169.254.10.2/30"`,
+		"/interfaces/interface[name=X0]/config/ipv4-address":                      `["192.0.2.1/24"]`,
+		"/interfaces/interface[name=X0]/config/ipv6-address":                      `["2001:db8::1/64"]`,
+		"/interfaces/interface[name=X1]/config/ipv4-address":                      `["198.51.100.1/24"]`,
+		"/interfaces/interface[name=X3]/config/enabled":                           `false`,
 		"/monitoring/interfaces/interface[name=X0]/ipv4/config/primary-address":   `"192.0.2.2"`,
 		"/monitoring/interfaces/interface[name=X0]/ipv4/config/secondary-address": `"192.0.2.3"`,
 		"/monitoring/interfaces/interface[name=X0]/ipv6/config/primary-address":   `"2001:db8::2"`,
-		"/platform/ports/port[name=X1]/config/netdev":                      `"wan0"`,
+		"/platform/ports/port[name=X1]/config/netdev":                             `"wan0"`,
 	} {
 		if err := model.Set(d, path, []byte(val)); err != nil {
 			t.Fatalf("%s: %v", path, err)
@@ -84,7 +85,7 @@ func TestPlatformSpec(t *testing.T) {
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := PlatformSpec(d, tc.role, Identity{SerialNumber: tc.self}).GetPorts()
+			got := configuredPorts(PlatformSpec(d, tc.role, Identity{SerialNumber: tc.self}))
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %d ports %v, want %d", len(got), got, len(tc.want))
 			}
@@ -105,6 +106,43 @@ func TestPlatformSpecIsDeterministic(t *testing.T) {
 		b := PlatformSpec(d, RoleActive, Identity{SerialNumber: "UNIT-A"})
 		if a.String() != b.String() {
 			t.Fatalf("spec differs between runs:\n%v\n%v", a, b)
+		}
+	}
+}
+
+// configuredPorts drops the unconfigured ports of the port map.
+func configuredPorts(spec *sdk.PlatformSpec) []*sdk.Port {
+	var out []*sdk.Port
+	for _, p := range spec.GetPorts() {
+		if !p.GetUnconfigured() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Every port of the model's port map the configuration does not use is in
+// the intent as unconfigured, so that its addresses are removed when it
+// leaves the configuration.
+func TestPlatformSpecCoversThePortMap(t *testing.T) {
+	d := pairConfig(t)
+	spec := PlatformSpec(d, RoleActive, Identity{SerialNumber: "UNIT-A"})
+	byName := map[string]*sdk.Port{}
+	for _, p := range spec.GetPorts() {
+		byName[p.GetName()] = p
+	}
+	for i := 0; i < 10; i++ { // the lab model has X0..X9
+		name := fmt.Sprintf("X%d", i)
+		p, ok := byName[name]
+		if !ok {
+			t.Fatalf("port %s of the lab port map is missing from the intent", name)
+		}
+		configured := i <= 3
+		if p.GetUnconfigured() == configured {
+			t.Errorf("port %s unconfigured=%v, want %v", name, p.GetUnconfigured(), !configured)
+		}
+		if p.GetUnconfigured() && (len(p.GetAddresses()) > 0 || p.GetNetdev() != fmt.Sprintf("x%d", i)) {
+			t.Errorf("unconfigured port %s = %v", name, p)
 		}
 	}
 }

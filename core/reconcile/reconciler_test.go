@@ -66,8 +66,10 @@ func (s *mapSink) get(path string) any {
 func start(t *testing.T, a *recordingApplier, sink StateSink, resync time.Duration) *Reconciler {
 	t.Helper()
 	r := New(Config{
-		Applier:  a,
-		Plugins:  func() []Plugin { return []Plugin{{Name: "lab", Kind: sdk.KindPlatform}, {Name: "sync", Kind: sdk.KindStatesync}} },
+		Applier: a,
+		Plugins: func() []Plugin {
+			return []Plugin{{Name: "lab", Kind: sdk.KindPlatform}, {Name: "sync", Kind: sdk.KindStatesync}}
+		},
 		Self:     Identity{SerialNumber: "UNIT-A"},
 		State:    sink,
 		Resync:   resync,

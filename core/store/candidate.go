@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,7 +16,7 @@ import (
 // candidate lock held by another session refuses the edit. State (config
 // false) nodes set by fn are dropped.
 func (s *Store) EditCandidate(session string, fn func(*tandem.Device) error) error {
-	if err := s.begin(nil); err != nil {
+	if err := s.begin(context.Background()); err != nil {
 		return err
 	}
 	defer s.wmu.Unlock()
@@ -35,7 +36,7 @@ func (s *Store) ReplaceCandidate(session string, d *tandem.Device) error {
 	if d == nil {
 		return fmt.Errorf("replace candidate: %w", errNilDevice)
 	}
-	if err := s.begin(nil); err != nil {
+	if err := s.begin(context.Background()); err != nil {
 		return err
 	}
 	defer s.wmu.Unlock()
@@ -48,7 +49,7 @@ func (s *Store) ReplaceCandidate(session string, d *tandem.Device) error {
 // Discard drops the candidate's changes: the candidate equals running
 // again.
 func (s *Store) Discard(session string) error {
-	if err := s.begin(nil); err != nil {
+	if err := s.begin(context.Background()); err != nil {
 		return err
 	}
 	defer s.wmu.Unlock()

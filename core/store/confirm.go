@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 // ErrNotPending. Subscribers get the running revision again, now with
 // PendingConfirm false.
 func (s *Store) Confirm(session string, meta Meta) error {
-	if err := s.begin(nil); err != nil {
+	if err := s.begin(context.Background()); err != nil {
 		return err
 	}
 	defer s.wmu.Unlock()
@@ -41,7 +42,7 @@ func (s *Store) confirmLocked(session string, meta Meta) error {
 // "rollback". Without a pending commit it returns ErrNotPending; a running
 // lock held by another session refuses it.
 func (s *Store) CancelConfirmed(session string, meta Meta) (RevisionInfo, error) {
-	if err := s.begin(nil); err != nil {
+	if err := s.begin(context.Background()); err != nil {
 		return RevisionInfo{}, err
 	}
 	defer s.wmu.Unlock()

@@ -39,6 +39,7 @@ func confirmedCommit(t *testing.T, s *Store, v uint32, timeout time.Duration) Re
 }
 
 func TestConfirmedCommitRollsBackAfterTimeout(t *testing.T) {
+	t.Parallel()
 	s := open(t, dbPath(t), Options{})
 	commitHB(t, s, "cli", 300, Meta{}) // revision 2: the rollback target
 	ch, cancel := s.Subscribe()
@@ -71,6 +72,7 @@ func TestConfirmedCommitRollsBackAfterTimeout(t *testing.T) {
 }
 
 func TestConfirmStopsRollback(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		confirm func(t *testing.T, s *Store)
@@ -111,6 +113,7 @@ func TestConfirmStopsRollback(t *testing.T) {
 }
 
 func TestConfirmedCommitExtensionKeepsTarget(t *testing.T) {
+	t.Parallel()
 	s := open(t, dbPath(t), Options{})
 	ch, cancel := s.Subscribe()
 	defer cancel()
@@ -160,6 +163,7 @@ func TestCancelConfirmed(t *testing.T) {
 }
 
 func TestPendingConfirmSurvivesReopen(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		timeout   time.Duration

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -50,7 +51,7 @@ func (s *Store) Lock(ds Datastore, session string) error {
 	if session == "" {
 		return errNoSession
 	}
-	if err := s.begin(nil); err != nil {
+	if err := s.begin(context.Background()); err != nil {
 		return err
 	}
 	defer s.wmu.Unlock()
@@ -77,7 +78,7 @@ func (s *Store) Unlock(ds Datastore, session string) error {
 	if err := ds.valid(); err != nil {
 		return err
 	}
-	if err := s.begin(nil); err != nil {
+	if err := s.begin(context.Background()); err != nil {
 		return err
 	}
 	defer s.wmu.Unlock()
@@ -98,7 +99,7 @@ func (s *Store) Unlock(ds Datastore, session string) error {
 // lock and the candidate has changes, they are discarded (NETCONF
 // semantics). Errors are logged.
 func (s *Store) EndSession(session string) {
-	if session == "" || s.begin(nil) != nil {
+	if session == "" || s.begin(context.Background()) != nil {
 		return
 	}
 	defer s.wmu.Unlock()

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
@@ -108,7 +107,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("round trip differs:\n%s\n%s", j1, j2)
 		}
 		if !model.Equal(c.dev, c2.dev) {
-			t.Fatal(fmt.Sprintf("configuration differs after round trip: %s", c.json))
+			t.Fatalf("configuration differs after round trip: %s", c.json)
 		}
 	})
 }

@@ -6,14 +6,23 @@ import (
 
 // Origins of a revision: the northbound API or internal action that made it.
 const (
-	OriginCLI            = "cli"
-	OriginREST           = "rest"
-	OriginNETCONF        = "netconf"
-	OriginGNMI           = "gnmi"
-	OriginSync           = "sync"
-	OriginRollback       = "rollback"
+	// OriginCLI is tandemctl.
+	OriginCLI = "cli"
+	// OriginREST is the REST API.
+	OriginREST = "rest"
+	// OriginNETCONF is NETCONF.
+	OriginNETCONF = "netconf"
+	// OriginGNMI is gNMI Set.
+	OriginGNMI = "gnmi"
+	// OriginSync is configuration sync from the HA peer.
+	OriginSync = "sync"
+	// OriginRollback is Rollback or CancelConfirmed.
+	OriginRollback = "rollback"
+	// OriginConfirmTimeout is the automatic rollback of an unconfirmed
+	// confirmed commit.
 	OriginConfirmTimeout = "confirm-timeout"
-	OriginInitial        = "initial"
+	// OriginInitial is revision 1, written when the database is created.
+	OriginInitial = "initial"
 )
 
 // Meta describes who makes a change, why, and through which API.

@@ -196,11 +196,9 @@ func (s *Store) begin(ctx context.Context) error {
 		s.wmu.Unlock()
 		return ErrClosed
 	}
-	if ctx != nil {
-		if err := ctx.Err(); err != nil {
-			s.wmu.Unlock()
-			return err
-		}
+	if err := ctx.Err(); err != nil {
+		s.wmu.Unlock()
+		return err
 	}
 	return nil
 }

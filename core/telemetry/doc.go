@@ -7,5 +7,5 @@
 // Tree.Update and Tree.Delete using YANG paths such as
 // /system/plugins/plugin[name=lab]/state/status. Every path is checked
 // against the generated schema: only state (config false) leaves and list
-// key leaves are accepted, and secrets (write-only leaves) never are.
+// key leaves are accepted; secrets live only under config, so they never are.
 package telemetry

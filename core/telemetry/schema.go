@@ -54,9 +54,6 @@ func resolve(s string, leaf bool) (*resolved, error) {
 	if !cur.IsLeaf() && !cur.IsLeafList() {
 		return nil, fmt.Errorf("path %s: not a leaf; give the path of a state leaf", s)
 	}
-	if model.IsWriteOnly(r.schema) {
-		return nil, fmt.Errorf("path %s: write-only leaf (a secret); it is never published as state", s)
-	}
 	if !cur.ReadOnly() && !isListKey(cur) {
 		return nil, fmt.Errorf("path %s: configuration (config true) leaf; the state tree holds only state, use the matching leaf in the state container", s)
 	}

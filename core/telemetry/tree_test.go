@@ -169,7 +169,7 @@ func TestUpdateRefused(t *testing.T) {
 		{"unknown top", "/nope/state/x", "x", "unknown node"},
 		{"config true", "/ha/config/mode", "active-standby", "config true"},
 		{"config list leaf", "/interfaces/interface[name=X1]/config/enabled", true, "config true"},
-		{"secret", "/ha/state/pre-shared-key", "s3cret", "write-only"},
+		{"secret", "/ha/config/pre-shared-key", "s3cret", "config true"},
 		{"container", "/ha/state", "x", "not a leaf"},
 		{"missing key", "/system/plugins/plugin/state/status", "running", "needs its key"},
 		{"wrong key", "/system/plugins/plugin[id=lab]/state/status", "running", "no key"},

@@ -331,7 +331,13 @@ type Port struct {
 	Addresses []string `protobuf:"bytes,4,rep,name=addresses,proto3" json:"addresses,omitempty"`
 	// mac is the hardware address to set ("02:00:00:00:00:01"); empty leaves
 	// the current address alone.
-	Mac           string `protobuf:"bytes,5,opt,name=mac,proto3" json:"mac,omitempty"`
+	Mac string `protobuf:"bytes,5,opt,name=mac,proto3" json:"mac,omitempty"`
+	// unconfigured marks a port of the platform's port map that the
+	// configuration does not use: the driver removes its global addresses if
+	// the netdev exists, leaves its admin state and MAC alone, and does not
+	// treat a missing netdev as an error. Intents cover every port of the
+	// port map, so a port removed from the configuration is cleaned up.
+	Unconfigured  bool `protobuf:"varint,6,opt,name=unconfigured,proto3" json:"unconfigured,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -399,6 +405,13 @@ func (x *Port) GetMac() string {
 		return x.Mac
 	}
 	return ""
+}
+
+func (x *Port) GetUnconfigured() bool {
+	if x != nil {
+		return x.Unconfigured
+	}
+	return false
 }
 
 type ApplyResult struct {
@@ -657,13 +670,14 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"\bplatform\x18\n" +
 	" \x01(\v2\x1e.tandem.plugin.v1.PlatformSpecR\bplatform\"<\n" +
 	"\fPlatformSpec\x12,\n" +
-	"\x05ports\x18\x01 \x03(\v2\x16.tandem.plugin.v1.PortR\x05ports\"}\n" +
+	"\x05ports\x18\x01 \x03(\v2\x16.tandem.plugin.v1.PortR\x05ports\"\xa1\x01\n" +
 	"\x04Port\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06netdev\x18\x02 \x01(\tR\x06netdev\x12\x19\n" +
 	"\badmin_up\x18\x03 \x01(\bR\aadminUp\x12\x1c\n" +
 	"\taddresses\x18\x04 \x03(\tR\taddresses\x12\x10\n" +
-	"\x03mac\x18\x05 \x01(\tR\x03mac\"C\n" +
+	"\x03mac\x18\x05 \x01(\tR\x03mac\x12\"\n" +
+	"\funconfigured\x18\x06 \x01(\bR\funconfigured\"C\n" +
 	"\vApplyResult\x12\x18\n" +
 	"\achanges\x18\x01 \x01(\rR\achanges\x12\x1a\n" +
 	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"\x0e\n" +

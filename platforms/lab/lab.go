@@ -76,7 +76,8 @@ type portPlan struct {
 }
 
 // Apply implements sdk.Plugin: every port's netdev gets the intent's admin
-// state, hardware address and exact set of global-scope addresses. Nothing
+// state, hardware address and exact set of global-scope addresses; an
+// unconfigured port only loses its global addresses. Nothing
 // is changed when the kernel already matches, so a repeated Apply reports 0.
 func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, error) {
 	l.mu.Lock()
@@ -98,6 +99,9 @@ func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, erro
 		if err != nil {
 			var nf netlink.LinkNotFoundError
 			if errors.As(err, &nf) {
+				if p.GetUnconfigured() {
+					continue // a port of the map this unit does not have
+				}
 				return nil, fmt.Errorf("%s: no such netdev%s", where, l.inNs())
 			}
 			return nil, fmt.Errorf("%s: %w", where, err)
@@ -163,6 +167,9 @@ func (l *lab) inNs() string {
 func (l *lab) applyPort(pl portPlan) (int, error) {
 	changes := 0
 	attrs := pl.link.Attrs()
+	if pl.port.GetUnconfigured() {
+		return l.convergeAddrs(pl, changes)
+	}
 	if pl.mac != nil && !bytes.Equal(attrs.HardwareAddr, pl.mac) {
 		if err := l.h.LinkSetHardwareAddr(pl.link, pl.mac); err != nil {
 			return changes, fmt.Errorf("set mac %s: %w", pl.mac, err)
@@ -181,8 +188,14 @@ func (l *lab) applyPort(pl portPlan) (int, error) {
 		}
 		changes++
 	}
-	// Deleting a primary IPv4 address can take its secondaries with it, so
-	// converge in a few rounds until the kernel agrees.
+	return l.convergeAddrs(pl, changes)
+}
+
+// convergeAddrs makes the netdev's global addresses exactly the plan's
+// and returns changes plus the kernel changes it made. Deleting a primary
+// IPv4 address can take its secondaries with it, so it converges in a few
+// rounds until the kernel agrees.
+func (l *lab) convergeAddrs(pl portPlan, changes int) (int, error) {
 	for range 3 {
 		cur, err := l.h.AddrList(pl.link, netlink.FAMILY_ALL)
 		if err != nil {

@@ -69,4 +69,3 @@ func hclogLevel(l slog.Level) string {
 		return "error"
 	}
 }
-

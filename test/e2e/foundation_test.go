@@ -90,7 +90,7 @@ func TestReconcileTwiceChangesNothing(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if len(events) > 0 {
-		t.Errorf("re-applying the same intent changed the kernel:\n%s", strings.Join(events, "\n"))
+		t.Errorf("re-applying the same intent changed the kernel: %q", events)
 	}
 	t.Logf("changes counter after resyncs: %s", strings.TrimSpace(changes))
 }
