@@ -314,4 +314,3 @@ func printJSON(out io.Writer, raw []byte) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
-
