@@ -69,9 +69,7 @@ func configOnly(d *tandem.Device) (*tandem.Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ygot.PruneConfigFalse(Root(), c); err != nil {
-		return nil, err
-	}
+	pruneConfigFalse(c)
 	return c, nil
 }
 

@@ -33,25 +33,10 @@ func Decode(data []byte) (*tandem.Device, error) {
 	return d, nil
 }
 
-// StatePaths lists the paths of state (config false) values present in d.
+// StatePaths lists the paths of state (config false) nodes present in d,
+// sorted.
 func StatePaths(d *tandem.Device) []string {
-	pruned, err := Clone(d)
-	if err != nil {
-		return nil
-	}
-	if err := ygot.PruneConfigFalse(Root(), pruned); err != nil {
-		return nil
-	}
-	n, err := ygot.Diff(pruned, d)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, u := range n.GetUpdate() {
-		if p, err := ygot.PathToString(u.GetPath()); err == nil {
-			out = append(out, p)
-		}
-	}
+	out := statePaths(d)
 	sort.Strings(out)
 	return out
 }
@@ -64,9 +49,7 @@ func Encode(d *tandem.Device) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ygot.PruneConfigFalse(Root(), c); err != nil {
-		return nil, fmt.Errorf("encode configuration: %w", err)
-	}
+	pruneConfigFalse(c)
 	return encode(c)
 }
 
@@ -77,9 +60,7 @@ func EncodeRedacted(d *tandem.Device) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ygot.PruneConfigFalse(Root(), c); err != nil {
-		return nil, fmt.Errorf("encode configuration: %w", err)
-	}
+	pruneConfigFalse(c)
 	Redact(c)
 	return encode(c)
 }
@@ -139,15 +120,17 @@ func Equal(a, b *tandem.Device) bool {
 }
 
 // Validate checks d against the YANG schema (types, ranges, patterns,
-// keys, leafrefs, mandatory leaves) and returns every violation.
+// keys, and the list-key mirrors that are the model's only leafrefs) and
+// returns every violation.
 func Validate(d *tandem.Device) []error {
-	err := d.ΛValidate()
+	errs := keyMismatches(d)
+	err := d.ΛValidate(&ytypes.LeafrefOptions{IgnoreMissingData: true})
 	if err == nil {
-		return nil
+		return errs
 	}
 	var list util.Errors
 	if errors.As(err, &list) {
-		return list
+		return append(errs, list...)
 	}
-	return []error{err}
+	return append(errs, err)
 }

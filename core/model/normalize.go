@@ -1,41 +1,88 @@
 package model
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/tandem-ha/tandem/gen/tandem"
 )
+
+// Every leafref of the tandem YANG is the OpenConfig mirror of a list key
+// (interface[name] -> config/name). Normalize fills the mirror in where it
+// is missing and keyMismatches reports entries whose mirror disagrees with
+// the key, which is all that those leafrefs constrain; the generic ygot
+// leafref pass, a third of a commit's time, is skipped (see Validate).
 
 // Normalize fills in, for every list entry, the OpenConfig mirror of its
 // key under config (interface[name=X1] gets config/name X1), so that a
 // user may give the key once, in the path or in the entry.
 func Normalize(d *tandem.Device) {
-	normalize(reflect.ValueOf(d))
+	walkEntries(reflect.ValueOf(d), "", func(_ string, key, mirror reflect.Value) {
+		if isUnset(mirror) {
+			mirror.Set(key)
+		}
+	})
 }
 
-func normalize(v reflect.Value) {
+// keyMismatches lists the list entries whose config mirror of the key
+// differs from the key.
+func keyMismatches(d *tandem.Device) []error {
+	var errs []error
+	walkEntries(reflect.ValueOf(d), "", func(path string, key, mirror reflect.Value) {
+		if !isUnset(mirror) && !reflect.DeepEqual(mirror.Interface(), key.Interface()) {
+			errs = append(errs, fmt.Errorf("%s: config leaf %v differs from the list key %v; make them equal",
+				path, leafString(mirror), leafString(key)))
+		}
+	})
+	return errs
+}
+
+// walkEntries calls fn for every key leaf of every list entry under v with
+// the entry's path and the matching leaf of the entry's config container
+// (allocating the container if needed).
+func walkEntries(v reflect.Value, path string, fn func(path string, key, mirror reflect.Value)) {
 	switch v.Kind() {
 	case reflect.Pointer:
 		if !v.IsNil() {
-			normalize(v.Elem())
-		}
-	case reflect.Map:
-		for _, k := range v.MapKeys() {
-			normalize(v.MapIndex(k))
+			walkEntries(v.Elem(), path, fn)
 		}
 	case reflect.Struct:
-		mirrorKeys(v)
+		t := v.Type()
+		mirrorKeys(v, path, fn)
 		for i := 0; i < v.NumField(); i++ {
-			if f := v.Field(i); f.Kind() == reflect.Pointer || f.Kind() == reflect.Map {
-				normalize(f)
+			f := v.Field(i)
+			elem := t.Field(i).Tag.Get("path")
+			switch f.Kind() {
+			case reflect.Pointer:
+				walkEntries(f, path+"/"+elem, fn)
+			case reflect.Map:
+				for _, k := range f.MapKeys() {
+					e := f.MapIndex(k)
+					walkEntries(e, path+"/"+elem+keyPredicate(e), fn)
+				}
 			}
 		}
 	}
 }
 
-// mirrorKeys copies leaves of a list entry (its keys) into the entry's
-// config container where the same leaf is unset there.
-func mirrorKeys(entry reflect.Value) {
+// keyPredicate renders a list entry's keys as [name=value]...
+func keyPredicate(entry reflect.Value) string {
+	v := entry.Elem()
+	t := v.Type()
+	var b strings.Builder
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Name != "Config" && f.Name != "State" && isLeaf(v.Field(i)) && !isUnset(v.Field(i)) {
+			fmt.Fprintf(&b, "[%s=%s]", f.Tag.Get("path"), leafString(v.Field(i)))
+		}
+	}
+	return b.String()
+}
+
+// mirrorKeys hands fn the key leaves of a list entry (its leaves outside
+// config and state) paired with the same leaf under config.
+func mirrorKeys(entry reflect.Value, path string, fn func(path string, key, mirror reflect.Value)) {
 	cfg := entry.FieldByName("Config")
 	if !cfg.IsValid() || cfg.Kind() != reflect.Pointer || cfg.Type().Elem().Kind() != reflect.Struct {
 		return
@@ -50,9 +97,8 @@ func mirrorKeys(entry reflect.Value) {
 		if cfg.IsNil() {
 			cfg.Set(reflect.New(cfg.Type().Elem()))
 		}
-		target := cfg.Elem().FieldByName(f.Name)
-		if target.IsValid() && target.Type() == key.Type() && isUnset(target) {
-			target.Set(key)
+		if mirror := cfg.Elem().FieldByName(f.Name); mirror.IsValid() && mirror.Type() == key.Type() {
+			fn(path, key, mirror)
 		}
 	}
 }
@@ -60,8 +106,7 @@ func mirrorKeys(entry reflect.Value) {
 func isLeaf(v reflect.Value) bool {
 	switch v.Kind() {
 	case reflect.Pointer:
-		k := v.Type().Elem().Kind()
-		return k != reflect.Struct
+		return v.Type().Elem().Kind() != reflect.Struct
 	case reflect.Int64: // generated enumerations
 		return true
 	}
@@ -73,4 +118,18 @@ func isUnset(v reflect.Value) bool {
 		return v.IsNil()
 	}
 	return v.IsZero()
+}
+
+// leafString renders a leaf or map key for a path or a message.
+func leafString(v reflect.Value) string {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return ""
+		}
+		v = v.Elem()
+	}
+	if s, ok := v.Interface().(fmt.Stringer); ok {
+		return s.String()
+	}
+	return fmt.Sprint(v.Interface())
 }

@@ -1,6 +1,9 @@
 package model
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestSetLeafAndEntry(t *testing.T) {
 	d := Default()
@@ -39,5 +42,24 @@ func TestDiffRedactsSecrets(t *testing.T) {
 	}
 	for _, c := range ch {
 		t.Log(c)
+	}
+}
+
+// A list entry whose config mirror disagrees with its key is refused by
+// Validate with the entry's path; Normalize fills a missing mirror.
+func TestKeyMirror(t *testing.T) {
+	d, err := Decode([]byte(`{"tandem-interfaces:interfaces": {"interface": [
+		{"name": "X1", "config": {"name": "X2"}},
+		{"name": "X3"}
+	]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.GetInterfaces().GetInterface("X3").GetConfig().GetName(); got != "X3" {
+		t.Errorf("mirror of X3 = %q, want X3", got)
+	}
+	errs := Validate(d)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "/interfaces/interface[name=X1]") || !strings.Contains(errs[0].Error(), "X2") {
+		t.Fatalf("Validate = %v, want one error naming /interfaces/interface[name=X1] and X2", errs)
 	}
 }

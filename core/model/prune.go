@@ -1,0 +1,106 @@
+package model
+
+import (
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/tandem-ha/tandem/gen/tandem"
+)
+
+// pruneConfigFalse clears every state (config false) node of d in place.
+// It does what ygot.PruneConfigFalse does, an order of magnitude faster:
+// each generated struct type is one schema node (uncompressed
+// generation), so which of its fields are config false is worked out once
+// per type and cached.
+func pruneConfigFalse(d *tandem.Device) {
+	prune(reflect.ValueOf(d))
+}
+
+func prune(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			prune(v.Elem())
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			prune(v.MapIndex(k))
+		}
+	case reflect.Struct:
+		p := planFor(v.Type())
+		for _, i := range p.clear {
+			f := v.Field(i)
+			f.Set(reflect.Zero(f.Type()))
+		}
+		for _, i := range p.descend {
+			prune(v.Field(i))
+		}
+	}
+}
+
+// statePaths lists the paths of the state nodes present in d, each at the
+// highest config false node.
+func statePaths(d *tandem.Device) []string {
+	var out []string
+	var walk func(v reflect.Value, path string)
+	walk = func(v reflect.Value, path string) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if !v.IsNil() {
+				walk(v.Elem(), path)
+			}
+		case reflect.Map:
+			for _, k := range v.MapKeys() {
+				e := v.MapIndex(k)
+				walk(e, path+keyPredicate(e))
+			}
+		case reflect.Struct:
+			p := planFor(v.Type())
+			for _, i := range p.clear {
+				if f := v.Field(i); !f.IsZero() {
+					out = append(out, path+"/"+v.Type().Field(i).Tag.Get("path"))
+				}
+			}
+			for _, i := range p.descend {
+				walk(v.Field(i), path+"/"+v.Type().Field(i).Tag.Get("path"))
+			}
+		}
+	}
+	walk(reflect.ValueOf(d), "")
+	return out
+}
+
+// prunePlan lists, for one generated struct type, the fields to clear
+// (config false) and the fields that may hold config false nodes below.
+type prunePlan struct {
+	clear, descend []int
+}
+
+var plans sync.Map // reflect.Type -> *prunePlan
+
+func planFor(t reflect.Type) *prunePlan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*prunePlan)
+	}
+	p := &prunePlan{}
+	entry := tandem.SchemaTree[t.Name()]
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, ok := f.Tag.Lookup("path")
+		if !ok || entry == nil {
+			continue
+		}
+		child := entry.Dir[strings.Split(tag, "/")[0]]
+		switch {
+		case child == nil:
+		case child.ReadOnly():
+			p.clear = append(p.clear, i)
+		case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct,
+			f.Type.Kind() == reflect.Map:
+			p.descend = append(p.descend, i)
+		}
+	}
+	plans.Store(t, p)
+	return p
+}
