@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"testing"
 
@@ -38,9 +39,15 @@ func BenchmarkValidate4VG16If(b *testing.B) {
 // BenchmarkCommit4VG16If measures a commit of that configuration with one
 // leaf changed: candidate edit, validation, encoding, one fsynced bbolt
 // transaction and the notification of subscribers.
-func BenchmarkCommit4VG16If(b *testing.B) {
+func BenchmarkCommit4VG16If(b *testing.B) { benchmarkCommit(b, clusterConfig(b, 16)) }
+
+// BenchmarkCommitSmall is the same for a one-interface standalone unit.
+func BenchmarkCommitSmall(b *testing.B) { benchmarkCommit(b, model.Default()) }
+
+func benchmarkCommit(b *testing.B, initial *tandem.Device) {
 	s, err := store.Open(filepath.Join(b.TempDir(), "config.db"), store.Options{
-		Validate: validate.StoreValidator, Initial: clusterConfig(b, 16),
+		Validate: validate.StoreValidator, Initial: initial,
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)
