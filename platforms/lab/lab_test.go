@@ -57,7 +57,8 @@ func labNetns(t *testing.T, tag string) (string, *netlink.Handle, netns.NsHandle
 	})
 	// No duplicate address detection: addresses are final at once, so no
 	// late RTM_NEWADDR (tentative -> permanent) disturbs the event checks.
-	run(t, "ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
+	run(t, "ip", "netns", "exec", name, "sh", "-c",
+		"echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad && echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad")
 	run(t, "ip", "-n", name, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1")
 	run(t, "ip", "-n", name, "link", "set", "veth1", "up")
 	ns, err := netns.GetFromName(name)

@@ -81,9 +81,8 @@ func startUnit(t *testing.T, initial string) *unit {
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", u.ns).Run() })
 	// No duplicate address detection: its completion re-announces
 	// addresses, which would look like changes to the idempotency test.
-	for _, key := range []string{"net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"} {
-		run(t, "ip", "netns", "exec", u.ns, "sysctl", "-q", "-w", key)
-	}
+	run(t, "ip", "netns", "exec", u.ns, "sh", "-c",
+		"echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad && echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad")
 	for i := 0; i < 3; i++ {
 		run(t, "ip", "-n", u.ns, "link", "add", fmt.Sprintf("x%d", i), "type", "veth", "peer", "name", fmt.Sprintf("p%d", i))
 		run(t, "ip", "-n", u.ns, "link", "set", fmt.Sprintf("p%d", i), "up")
