@@ -27,8 +27,11 @@ build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 	$(GO) build -o $(PLUGINS)/tandem-platform-lab ./platforms/lab
 
+# yanglint exits 0 on warnings; any output at all fails the target.
 yanglint:
-	cd yang && yanglint -p . ./*.yang
+	@out=$$(cd yang && yanglint -p . ./*.yang 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out"; echo "yanglint: fix the warnings above"; exit 1; fi; \
+	echo "yanglint: yang/*.yang clean"
 
 lint: yanglint
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -112,7 +112,7 @@ func status(ctx context.Context, c *local.Client, args []string, out io.Writer) 
 	if st.Running.PendingConfirm {
 		pending = "  PENDING CONFIRM: run 'tandemctl config confirm' or it rolls back"
 	}
-	fmt.Fprintf(tw, "running\trevision %d by %s via %s at %s%s\n", st.Running.ID, st.Running.Author, st.Running.Origin, st.Running.Time.Local().Format(time.DateTime), pending)
+	fmt.Fprintf(tw, "running\trevision %d by %s via %s at %s%s\n", st.Running.ID, orDash(st.Running.Author), st.Running.Origin, st.Running.Time.Local().Format(time.DateTime), pending)
 	if st.CandidateDirty {
 		fmt.Fprintf(tw, "candidate\tuncommitted changes (tandemctl config diff)\n")
 	}
@@ -261,11 +261,19 @@ func config(ctx context.Context, c *local.Client, verb string, args []string, ou
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "REV\tTIME\tAUTHOR\tORIGIN\tCOMMENT")
 		for _, r := range h {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, r.Time.Local().Format(time.DateTime), r.Author, r.Origin, r.Comment)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.ID, r.Time.Local().Format(time.DateTime), orDash(r.Author), r.Origin, r.Comment)
 		}
 		return tw.Flush()
 	}
 	return errUsage
+}
+
+// orDash shows an empty field as "-".
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // jsonValue takes a command-line value as JSON when it parses as JSON and

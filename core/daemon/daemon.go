@@ -321,8 +321,8 @@ func (d *Daemon) linkChanged(link *sdk.LinkEvent, at time.Time) {
 	if link.GetMac() != "" {
 		d.update(base+"mac-address", link.GetMac())
 	}
-	if known && was == link.GetUp() {
-		return
+	if !known || was == link.GetUp() {
+		return // the first report of a port is its state, not a change
 	}
 	sev := telemetry.SeverityInfo
 	if !link.GetUp() {
@@ -383,8 +383,8 @@ func (d *Daemon) status() local.Status {
 	for _, p := range d.host.Plugins() {
 		c := conds[p.Name]
 		lastErr := c.LastError
-		if lastErr == "" {
-			lastErr = p.LastError
+		if lastErr == "" && p.State != pluginhost.StateRunning {
+			lastErr = p.LastError // why it is down
 		}
 		st.Plugins = append(st.Plugins, local.PluginStatus{
 			Name: p.Name, Kind: kindName(p.Kind), Version: p.Version, PID: p.PID,

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -27,7 +28,11 @@ func (c Change) String() string {
 	if c.Deleted {
 		return "- " + c.Path
 	}
-	return fmt.Sprintf("+ %s = %s", c.Path, c.Value)
+	var b bytes.Buffer
+	if json.Compact(&b, c.Value) != nil {
+		return fmt.Sprintf("+ %s = %s", c.Path, c.Value)
+	}
+	return fmt.Sprintf("+ %s = %s", c.Path, b.Bytes())
 }
 
 // Diff lists the configuration leaves that differ from older to newer,
@@ -50,6 +55,9 @@ func Diff(older, newer *tandem.Device) ([]Change, error) {
 		out = append(out, Change{Path: pathString(p), Deleted: true})
 	}
 	for _, u := range n.GetUpdate() {
+		if isKeyLeaf(u.GetPath()) {
+			continue // interface[name=X1]/name repeats what the path says
+		}
 		c := Change{Path: pathString(u.GetPath())}
 		if IsWriteOnly(keyless.ReplaceAllString(c.Path, "")) {
 			c.Value = json.RawMessage(`"(secret)"`)
@@ -81,6 +89,17 @@ func pathString(p *gpb.Path) string {
 	return s
 }
 
+// isKeyLeaf reports whether the path ends at a key leaf of the list entry
+// just above it, such as /interfaces/interface[name=X1]/name.
+func isKeyLeaf(p *gpb.Path) bool {
+	elems := p.GetElem()
+	if len(elems) < 2 {
+		return false
+	}
+	_, ok := elems[len(elems)-2].GetKey()[elems[len(elems)-1].GetName()]
+	return ok
+}
+
 // typedValueJSON renders a gNMI scalar or leaf-list value as JSON.
 func typedValueJSON(v *gpb.TypedValue) json.RawMessage {
 	var x any
@@ -102,7 +121,11 @@ func typedValueJSON(v *gpb.TypedValue) json.RawMessage {
 		}
 		x = list
 	case *gpb.TypedValue_JsonIetfVal:
-		return t.JsonIetfVal
+		var b bytes.Buffer
+		if json.Compact(&b, t.JsonIetfVal) != nil {
+			return t.JsonIetfVal
+		}
+		return b.Bytes()
 	default:
 		x = v.String()
 	}

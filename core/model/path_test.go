@@ -40,8 +40,37 @@ func TestDiffRedactsSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := []string{`+ /ha/config/mode = "active-standby"`, `+ /ha/config/pre-shared-key = "(secret)"`}
+	if len(ch) != len(want) {
+		t.Fatalf("diff = %v, want %v", ch, want)
+	}
+	for i := range want {
+		if ch[i].String() != want[i] {
+			t.Errorf("change %d = %s, want %s", i, ch[i], want[i])
+		}
+	}
+}
+
+// A diff does not repeat list keys as leaves and prints values on one line.
+func TestDiffOfListEntry(t *testing.T) {
+	b := Default()
+	if err := Set(b, "/interfaces/interface[name=X1]/config/ipv4-address", []byte(`["192.0.2.1/24", "192.0.2.2/24"]`)); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := Diff(Default(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
 	for _, c := range ch {
-		t.Log(c)
+		got = append(got, c.String())
+	}
+	want := []string{
+		`+ /interfaces/interface[name=X1]/config/ipv4-address = ["192.0.2.1/24","192.0.2.2/24"]`,
+		`+ /interfaces/interface[name=X1]/config/name = "X1"`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -179,8 +179,10 @@ func (r *Reconciler) Conditions() map[string]Condition {
 }
 
 // Run reconciles until ctx ends.
+// A changed resync interval takes effect at once, not after the next tick.
 func (r *Reconciler) Run(ctx context.Context) {
-	resync := time.NewTimer(r.resyncInterval())
+	interval := r.resyncInterval()
+	resync := time.NewTimer(interval)
 	defer resync.Stop()
 	for {
 		r.drain(ctx)
@@ -193,9 +195,14 @@ func (r *Reconciler) Run(ctx context.Context) {
 			r.mu.Unlock()
 			return
 		case <-r.wake:
+			if now := r.resyncInterval(); now != interval {
+				interval = now
+				resync.Reset(interval)
+			}
 		case <-resync.C:
 			r.EnqueueAll()
-			resync.Reset(r.resyncInterval())
+			interval = r.resyncInterval()
+			resync.Reset(interval)
 		}
 	}
 }

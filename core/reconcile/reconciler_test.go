@@ -196,3 +196,32 @@ func TestPluginRestartGetsItsIntentAgain(t *testing.T) {
 		t.Errorf("restart of lab re-applied sync too")
 	}
 }
+
+// A new /system/config/reconcile-interval re-arms the resync timer at
+// once: a unit started with the 30 s default resyncs every second as soon
+// as a revision sets 1 s.
+func TestResyncIntervalFromConfigTakesEffectAtOnce(t *testing.T) {
+	a := newRecordingApplier()
+	r := New(Config{
+		Applier: a,
+		Plugins: func() []Plugin { return []Plugin{{Name: "lab", Kind: sdk.KindPlatform}} },
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if err := r.SetConfig(model.Default(), 1); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(t, a, "lab", 1)
+	fast := model.Default()
+	if err := model.Set(fast, "/system/config/reconcile-interval", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetConfig(fast, 2); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(t, a, "lab", 2)
+	n := a.count("lab")
+	waitCount(t, a, "lab", n+2) // two resyncs, well before 30 s
+}
