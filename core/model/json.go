@@ -122,15 +122,25 @@ func Equal(a, b *tandem.Device) bool {
 // Validate checks d against the YANG schema (types, ranges, patterns,
 // keys, and the list-key mirrors that are the model's only leafrefs) and
 // returns every violation.
+//
+// Errors about leaves are *PathError with the leaf's keyed path; ygot's own
+// pass contributes only what is not about a single leaf (list keys,
+// element counts).
 func Validate(d *tandem.Device) []error {
-	errs := keyMismatches(d)
+	errs := append(keyMismatches(d), leafErrors(d)...)
 	err := d.ΛValidate(&ytypes.LeafrefOptions{IgnoreMissingData: true})
 	if err == nil {
 		return errs
 	}
+	structural := []error{err}
 	var list util.Errors
 	if errors.As(err, &list) {
-		return append(errs, list...)
+		structural = list
 	}
-	return append(errs, err)
+	for _, e := range structural {
+		if !isLeafError(e) {
+			errs = append(errs, e)
+		}
+	}
+	return errs
 }

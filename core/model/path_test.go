@@ -92,3 +92,33 @@ func TestKeyMirror(t *testing.T) {
 		t.Fatalf("Validate = %v, want one error naming /interfaces/interface[name=X1] and X2", errs)
 	}
 }
+
+// Leaf errors name the leaf by its keyed path, one per bad leaf, and say
+// what is allowed in words.
+func TestValidateNamesEveryBadLeaf(t *testing.T) {
+	d := Default()
+	for path, val := range map[string]string{
+		"/ha/config/heartbeat-interval":                      `70000`,
+		"/interfaces/interface[name=X2]/config/ipv4-address": `["192.0.2.1/24", "300.1.1.1/24"]`,
+		"/interfaces/interface[name=X3]/config/ipv4-address": `["300.1.1.1/24"]`,
+	} {
+		if err := Set(d, path, []byte(val)); err != nil {
+			t.Fatal(path, err)
+		}
+	}
+	want := map[string]string{
+		"/ha/config/heartbeat-interval":                      "70000 is out of range: allowed 50..60000",
+		"/interfaces/interface[name=X2]/config/ipv4-address": `"300.1.1.1/24" is not an IPv4 address with prefix length`,
+		"/interfaces/interface[name=X3]/config/ipv4-address": `"300.1.1.1/24" is not an IPv4 address with prefix length`,
+	}
+	errs := Validate(d)
+	if len(errs) != len(want) {
+		t.Fatalf("Validate = %v, want %d errors", errs, len(want))
+	}
+	for _, err := range errs {
+		pe, ok := err.(*PathError)
+		if !ok || !strings.Contains(pe.Msg, want[pe.Path]) || want[pe.Path] == "" {
+			t.Errorf("unexpected error %v", err)
+		}
+	}
+}

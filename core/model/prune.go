@@ -2,6 +2,8 @@ package model
 
 import (
 	"reflect"
+
+	"github.com/openconfig/goyang/pkg/yang"
 	"strings"
 	"sync"
 
@@ -72,9 +74,17 @@ func statePaths(d *tandem.Device) []string {
 }
 
 // prunePlan lists, for one generated struct type, the fields to clear
-// (config false) and the fields that may hold config false nodes below.
+// (config false), the fields that may hold config false nodes below, and
+// the configuration leaves with their schema.
 type prunePlan struct {
 	clear, descend []int
+	leaves         []leafField
+}
+
+// leafField is a leaf or leaf-list field of a generated struct.
+type leafField struct {
+	index  int
+	schema *yang.Entry
 }
 
 var plans sync.Map // reflect.Type -> *prunePlan
@@ -96,6 +106,8 @@ func planFor(t reflect.Type) *prunePlan {
 		case child == nil:
 		case child.ReadOnly():
 			p.clear = append(p.clear, i)
+		case child.IsLeaf() || child.IsLeafList():
+			p.leaves = append(p.leaves, leafField{index: i, schema: child})
 		case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct,
 			f.Type.Kind() == reflect.Map:
 			p.descend = append(p.descend, i)

@@ -389,7 +389,7 @@ func TestYANGErrorsAreIssues(t *testing.T) {
 	delete(d.Ha.Devices.Device, "LAB-B")
 	apply(t, d, []kv{{"/ha/devices/device[serial-number=LAB-C]/config/model", `"lab"`}})
 	r := Validate(d)
-	if !has(r.Errors, "/interfaces/interface/config/ipv4-address", "YANG") {
+	if !has(r.Errors, "/interfaces/interface[name=X0]/config/ipv4-address", "YANG") {
 		t.Errorf("want YANG issue for the address:%s", dump(r.Errors))
 	}
 	if !has(r.Errors, "/ha/devices/device[serial-number=LAB-C]/config/designation", "YANG") {
@@ -420,7 +420,7 @@ func TestAllIssuesReportedTogether(t *testing.T) {
 		{"/ha/devices/device[serial-number=LAB-B]/config/model", "MODE-5"},
 		{"/ha/devices/device[serial-number=LAB-B]/config/port-count", "PLAT-5"},
 		{"/ha/links/link[function=dpi]", "MODE-3"},
-		{"/interfaces/interface/config/ipv4-address", "YANG"},
+		{"/interfaces/interface[name=X1]/config/ipv4-address", "YANG"},
 		{"/interfaces/interface[name=X2]/config/portshield-to", "PLAT-4"},
 		{"/interfaces/interface[name=X3]/config/zone", "PLAT-3"},
 		{monX0 + "/ipv4/config/secondary-address", "MON-4"},

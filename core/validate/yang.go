@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"errors"
 	"sort"
 	"strings"
 
@@ -11,8 +12,13 @@ import (
 // then checks the mandatory leaves ygot does not enforce.
 func (c *checker) yang() {
 	for _, err := range model.Validate(c.d) {
+		var pe *model.PathError
+		if errors.As(err, &pe) {
+			c.errf(pe.Path, "YANG", "correct the value so that it matches the YANG schema (yang/*.yang)", "%s", pe.Msg)
+			continue
+		}
 		path, msg := splitYANGError(err.Error())
-		c.errf(path, "YANG", "correct the value so that it matches the YANG schema", "%s", msg)
+		c.errf(path, "YANG", "correct the value so that it matches the YANG schema (yang/*.yang)", "%s", msg)
 	}
 	if c.d.GetHa().GetDevices() != nil {
 		for _, s := range sortedKeys(c.d.Ha.Devices.Device) {
