@@ -39,35 +39,17 @@ var typeExamples = map[string]string{
 // path, one error per leaf.
 func leafErrors(d *tandem.Device) []error {
 	var errs []error
-	var walk func(v reflect.Value, path string)
-	walk = func(v reflect.Value, path string) {
-		switch v.Kind() {
-		case reflect.Pointer:
-			if !v.IsNil() {
-				walk(v.Elem(), path)
+	walkPlanned(d, func(v reflect.Value, path string, p *prunePlan) {
+		for _, lf := range p.leaves {
+			f := v.Field(lf.index)
+			if f.IsZero() {
+				continue
 			}
-		case reflect.Map:
-			for _, k := range v.MapKeys() {
-				e := v.MapIndex(k)
-				walk(e, path+keyPredicate(e))
-			}
-		case reflect.Struct:
-			p := planFor(v.Type())
-			for _, lf := range p.leaves {
-				f := v.Field(lf.index)
-				if f.IsZero() {
-					continue
-				}
-				if bad := ytypes.Validate(lf.schema, f.Interface()); len(bad) > 0 {
-					errs = append(errs, &PathError{Path: path + "/" + lf.schema.Name, Msg: leafMessage(lf.schema, f, bad[0])})
-				}
-			}
-			for _, i := range p.descend {
-				walk(v.Field(i), path+"/"+v.Type().Field(i).Tag.Get("path"))
+			if bad := ytypes.Validate(lf.schema, f.Interface()); len(bad) > 0 {
+				errs = append(errs, &PathError{Path: path + "/" + lf.schema.Name, Msg: leafMessage(lf.schema, f, bad[0])})
 			}
 		}
-	}
-	walk(reflect.ValueOf(d), "")
+	})
 	return errs
 }
 

@@ -45,6 +45,19 @@ func prune(v reflect.Value) {
 // highest config false node.
 func statePaths(d *tandem.Device) []string {
 	var out []string
+	walkPlanned(d, func(v reflect.Value, path string, p *prunePlan) {
+		for _, i := range p.clear {
+			if !v.Field(i).IsZero() {
+				out = append(out, path+"/"+v.Type().Field(i).Tag.Get("path"))
+			}
+		}
+	})
+	return out
+}
+
+// walkPlanned calls visit for every generated struct of d outside state
+// nodes, with its path (list keys included) and its type's plan.
+func walkPlanned(d *tandem.Device, visit func(v reflect.Value, path string, p *prunePlan)) {
 	var walk func(v reflect.Value, path string)
 	walk = func(v reflect.Value, path string) {
 		switch v.Kind() {
@@ -59,18 +72,13 @@ func statePaths(d *tandem.Device) []string {
 			}
 		case reflect.Struct:
 			p := planFor(v.Type())
-			for _, i := range p.clear {
-				if f := v.Field(i); !f.IsZero() {
-					out = append(out, path+"/"+v.Type().Field(i).Tag.Get("path"))
-				}
-			}
+			visit(v, path, p)
 			for _, i := range p.descend {
 				walk(v.Field(i), path+"/"+v.Type().Field(i).Tag.Get("path"))
 			}
 		}
 	}
 	walk(reflect.ValueOf(d), "")
-	return out
 }
 
 // prunePlan lists, for one generated struct type, the fields to clear
