@@ -38,6 +38,7 @@ commands:
   config history [-n N]
   state [PATH]                     the state tree under PATH
   events [-n N] [-f]               the HA event log; -f follows it
+  lab ...                          the network-namespace lab (tandemctl lab -h)
 `
 
 func main() {
@@ -86,6 +87,8 @@ func run(ctx context.Context, c *local.Client, args []string, out io.Writer) err
 		return printJSON(out, b)
 	case "events":
 		return events(ctx, c, args[1:], out)
+	case "lab":
+		return lab(ctx, args[1:], out)
 	}
 	return errUsage
 }

@@ -326,8 +326,9 @@ type Port struct {
 	// admin_up is the desired administrative state.
 	AdminUp bool `protobuf:"varint,3,opt,name=admin_up,json=adminUp,proto3" json:"admin_up,omitempty"`
 	// addresses is the complete set of global-scope addresses, CIDR notation,
-	// IPv4 and IPv6 ("192.0.2.1/24", "2001:db8::1/64"). Link-local addresses
-	// are never touched.
+	// IPv4 and IPv6 ("192.0.2.1/24", "2001:db8::1/64", "169.254.10.1/29"). IPv6
+	// link-local addresses (fe80::/10) belong to the kernel and are never
+	// touched.
 	Addresses []string `protobuf:"bytes,4,rep,name=addresses,proto3" json:"addresses,omitempty"`
 	// mac is the hardware address to set ("02:00:00:00:00:01"); empty leaves
 	// the current address alone.

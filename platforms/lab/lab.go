@@ -119,8 +119,8 @@ func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, erro
 			if err != nil {
 				return nil, fmt.Errorf("%s: address: %w", where, err)
 			}
-			if ip.IsLinkLocalUnicast() {
-				return nil, fmt.Errorf("%s: address %s: link-local addresses are not managed", where, a)
+			if kernelLinkLocal(ip) {
+				return nil, fmt.Errorf("%s: address %s: IPv6 link-local addresses belong to the kernel and are not managed", where, a)
 			}
 			if v4 := ip.To4(); v4 != nil {
 				ip = v4
@@ -203,8 +203,8 @@ func (l *lab) convergeAddrs(pl portPlan, changes int) (int, error) {
 		}
 		have := map[string]netlink.Addr{}
 		for _, a := range cur {
-			if a.Scope != unix.RT_SCOPE_UNIVERSE || a.IP.IsLinkLocalUnicast() {
-				continue // never touch link-local (or host-scope) addresses
+			if a.Scope != unix.RT_SCOPE_UNIVERSE || kernelLinkLocal(a.IP) {
+				continue // never touch the kernel's IPv6 link-local (or host-scope) addresses
 			}
 			have[addrKey(a.IPNet)] = a
 		}
@@ -242,6 +242,11 @@ func (l *lab) convergeAddrs(pl portPlan, changes int) (int, error) {
 	}
 	return changes, errors.New("addresses did not converge")
 }
+
+// kernelLinkLocal reports an IPv6 link-local address (fe80::/10), which
+// the kernel assigns itself. IPv4 link-local addresses (169.254/16), as HA
+// links often use, are managed like any other.
+func kernelLinkLocal(ip net.IP) bool { return ip.To4() == nil && ip.IsLinkLocalUnicast() }
 
 func addrKey(n *net.IPNet) string {
 	ones, _ := n.Mask.Size()

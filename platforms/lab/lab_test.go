@@ -138,7 +138,7 @@ func globalAddrs(t *testing.T, h *netlink.Handle, dev string) (global []string, 
 		t.Fatal(err)
 	}
 	for _, a := range addrs {
-		if a.IP.IsLinkLocalUnicast() {
+		if kernelLinkLocal(a.IP) {
 			linkLocal = true
 			continue
 		}
@@ -198,14 +198,16 @@ func TestLabApplyConverges(t *testing.T) {
 	run(t, "ip", "-n", nsName, "addr", "add", "203.0.113.9/24", "dev", "veth0")
 	h, _ := startLab(t, nsName)
 
-	want := []string{"192.0.2.1/24", "198.51.100.7/28", "2001:db8:1::1/64"}
+	// 169.254/16 is IPv4 link-local, as HA links use it: managed like any
+	// other address (only IPv6 fe80::/10 is the kernel's).
+	want := []string{"169.254.10.1/29", "192.0.2.1/24", "198.51.100.7/28", "2001:db8:1::1/64"}
 	intent := &sdk.Intent{Revision: 1, Role: sdk.RoleActive, Platform: &sdk.PlatformSpec{Ports: []*sdk.Port{
 		{Name: "X1", Netdev: "veth0", AdminUp: true, Addresses: want, Mac: "02:00:5e:00:01:01"},
 	}}}
 
-	// mac + up + 3 adds + 1 delete.
-	if n := apply(t, h, intent); n != 6 {
-		t.Fatalf("first Apply: %d changes, want 6", n)
+	// mac + up + 4 adds + 1 delete.
+	if n := apply(t, h, intent); n != 7 {
+		t.Fatalf("first Apply: %d changes, want 7", n)
 	}
 	link, err := nh.LinkByName("veth0")
 	if err != nil {
