@@ -71,10 +71,8 @@ func PlatformSpec(d *tandem.Device, role Role, self Identity) *sdk.PlatformSpec 
 	}
 	for name, mon := range monitored {
 		v4, v6 := mon.GetIpv4().GetConfig(), mon.GetIpv6().GetConfig()
-		own4, own6 := v4.GetSecondaryAddress(), v6.GetSecondaryAddress()
-		if primary {
-			own4, own6 = v4.GetPrimaryAddress(), v6.GetPrimaryAddress()
-		}
+		own4 := ownAddress(primary, v4.GetPrimaryAddress(), v4.GetSecondaryAddress())
+		own6 := ownAddress(primary, v6.GetPrimaryAddress(), v6.GetSecondaryAddress())
 		subnets := interfaces[name].GetConfig()
 		for _, a := range []struct {
 			addr     string
@@ -96,11 +94,7 @@ func PlatformSpec(d *tandem.Device, role Role, self Identity) *sdk.PlatformSpec 
 			continue
 		}
 		p := port(cfg.GetPort())
-		own := cfg.GetSecondaryAddress()
-		if primary {
-			own = cfg.GetPrimaryAddress()
-		}
-		if own != "" {
+		if own := ownAddress(primary, cfg.GetPrimaryAddress(), cfg.GetSecondaryAddress()); own != "" {
 			p.Addresses = append(p.Addresses, own)
 		}
 	}
@@ -109,13 +103,93 @@ func PlatformSpec(d *tandem.Device, role Role, self Identity) *sdk.PlatformSpec 
 			ports[name] = &sdk.Port{Name: name, Netdev: netdev(d, name), Unconfigured: true}
 		}
 	}
-	spec := &sdk.PlatformSpec{}
+	spec := &sdk.PlatformSpec{Firewall: firewallSpec(d, primary, interfaces, monitored)}
 	for _, p := range ports {
 		p.Addresses = dedupe(p.Addresses)
 		spec.Ports = append(spec.Ports, p)
 	}
 	sort.Slice(spec.Ports, func(i, j int) bool { return portLess(spec.Ports[i].Name, spec.Ports[j].Name) })
 	return spec
+}
+
+// ManagementTCPPorts are the management services' ports that a monitoring
+// address accepts when allow-management is on: SSH, HTTPS (REST), NETCONF
+// over SSH and gNMI.
+var ManagementTCPPorts = []uint32{22, 443, 830, 9339}
+
+// firewallSpec computes the unit's input filter: on every HA link port
+// that carries no data interface, only the other member's link address
+// is admitted (SEC-3); each of the unit's own monitoring addresses admits
+// management only where allowed and nothing else (MON-3). A link sharing
+// a data port (a backup heartbeat path over X0) is not filtered: that
+// would cut the LAN off.
+func firewallSpec(d *tandem.Device, primary bool,
+	interfaces map[string]*tandem.TandemInterfaces_Interfaces_Interface,
+	monitored map[string]*tandem.TandemHaMonitoring_Monitoring_Interfaces_Interface,
+) *sdk.FirewallSpec {
+	fw := &sdk.FirewallSpec{}
+	filtered := map[string]*sdk.HALinkFilter{}
+	if l := d.GetHa().GetLinks(); l != nil {
+		for _, link := range l.Link {
+			cfg := link.GetConfig()
+			peer := cfg.GetPrimaryAddress()
+			if primary {
+				peer = cfg.GetSecondaryAddress()
+			}
+			pfx, err := netip.ParsePrefix(peer)
+			if cfg.GetPort() == "" || err != nil || carriesData(interfaces[cfg.GetPort()]) {
+				continue
+			}
+			f, ok := filtered[cfg.GetPort()]
+			if !ok {
+				f = &sdk.HALinkFilter{Netdev: netdev(d, cfg.GetPort())}
+				filtered[cfg.GetPort()] = f
+				fw.HaLinks = append(fw.HaLinks, f)
+			}
+			f.PeerAddresses = dedupe(append(f.PeerAddresses, pfx.Addr().String()))
+		}
+	}
+	for _, mon := range monitored {
+		for _, fam := range []struct {
+			own   string
+			allow bool
+		}{
+			{ownAddress(primary, mon.GetIpv4().GetConfig().GetPrimaryAddress(), mon.GetIpv4().GetConfig().GetSecondaryAddress()), mon.GetIpv4().GetConfig().GetAllowManagement()},
+			{ownAddress(primary, mon.GetIpv6().GetConfig().GetPrimaryAddress(), mon.GetIpv6().GetConfig().GetSecondaryAddress()), mon.GetIpv6().GetConfig().GetAllowManagement()},
+		} {
+			a, err := netip.ParseAddr(fam.own)
+			if err != nil || a.IsUnspecified() {
+				continue
+			}
+			m := &sdk.MonitoringFilter{Address: a.String(), AllowManagement: fam.allow}
+			if fam.allow {
+				m.ManagementTcpPorts = ManagementTCPPorts
+			}
+			fw.Monitoring = append(fw.Monitoring, m)
+		}
+	}
+	sort.Slice(fw.HaLinks, func(i, j int) bool { return fw.HaLinks[i].Netdev < fw.HaLinks[j].Netdev })
+	sort.Slice(fw.Monitoring, func(i, j int) bool { return fw.Monitoring[i].Address < fw.Monitoring[j].Address })
+	return fw
+}
+
+// carriesData reports whether an interface is part of the data plane: it
+// has addresses or a zone other than unassigned.
+func carriesData(ifc *tandem.TandemInterfaces_Interfaces_Interface) bool {
+	cfg := ifc.GetConfig()
+	zone := cfg.GetZone()
+	return len(cfg.GetIpv4Address()) > 0 || len(cfg.GetIpv6Address()) > 0 ||
+		(zone != tandem.TandemInterfaces_Interfaces_Interface_Config_Zone_UNSET &&
+			zone != tandem.TandemInterfaces_Interfaces_Interface_Config_Zone_unassigned &&
+			zone != tandem.TandemInterfaces_Interfaces_Interface_Config_Zone_ha_data_link)
+}
+
+// ownAddress picks this unit's address of a primary/secondary pair.
+func ownAddress(primary bool, p, s string) string {
+	if primary {
+		return p
+	}
+	return s
 }
 
 // portMap lists every port the platform has: the model's port map and

@@ -153,3 +153,51 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// SPEC: SEC-3
+// SPEC: MON-3
+// The firewall spec admits only the peer's address on a dedicated HA link,
+// leaves a link over a data port (backup heartbeat on X0) unfiltered, and
+// guards each of this unit's monitoring addresses, with management ports
+// only where allowed.
+func TestFirewallSpec(t *testing.T) {
+	d := pairConfig(t)
+	for path, val := range map[string]string{
+		"/ha/links/link[function=backup-control]/config/port":                    `"X0"`,
+		"/ha/links/link[function=backup-control]/config/primary-address":         `"192.0.2.250/24"`,
+		"/ha/links/link[function=backup-control]/config/secondary-address":       `"192.0.2.251/24"`,
+		"/monitoring/interfaces/interface[name=X0]/ipv4/config/allow-management": `true`,
+	} {
+		if err := model.Set(d, path, []byte(val)); err != nil {
+			t.Fatal(path, err)
+		}
+	}
+	for _, tc := range []struct {
+		self      string
+		peer      string
+		v4, v6    string
+		v6Present bool
+	}{
+		{self: "UNIT-A", peer: "169.254.10.2", v4: "192.0.2.2", v6: "2001:db8::2", v6Present: true},
+		{self: "UNIT-B", peer: "169.254.10.1", v4: "192.0.2.3"},
+	} {
+		fw := PlatformSpec(d, RoleStandby, Identity{SerialNumber: tc.self}).GetFirewall()
+		if len(fw.GetHaLinks()) != 1 || fw.HaLinks[0].GetNetdev() != "x2" ||
+			!reflect.DeepEqual(fw.HaLinks[0].GetPeerAddresses(), []string{tc.peer}) {
+			t.Errorf("%s: HA link filters = %v, want only x2 admitting %s", tc.self, fw.GetHaLinks(), tc.peer)
+		}
+		want := map[string]bool{tc.v4: true}
+		if tc.v6Present {
+			want[tc.v6] = false
+		}
+		if len(fw.GetMonitoring()) != len(want) {
+			t.Fatalf("%s: monitoring filters = %v, want %v", tc.self, fw.GetMonitoring(), want)
+		}
+		for _, m := range fw.GetMonitoring() {
+			allow, ok := want[m.GetAddress()]
+			if !ok || m.GetAllowManagement() != allow || (len(m.GetManagementTcpPorts()) > 0) != allow {
+				t.Errorf("%s: monitoring filter %v, want allow-management %v", tc.self, m, allow)
+			}
+		}
+	}
+}

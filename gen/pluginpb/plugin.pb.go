@@ -273,8 +273,10 @@ func (x *Intent) GetPlatform() *PlatformSpec {
 
 // PlatformSpec is the desired state of a platform driver.
 type PlatformSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ports         []*Port                `protobuf:"bytes,1,rep,name=ports,proto3" json:"ports,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ports []*Port                `protobuf:"bytes,1,rep,name=ports,proto3" json:"ports,omitempty"`
+	// firewall is the unit's own input filter.
+	Firewall      *FirewallSpec `protobuf:"bytes,2,opt,name=firewall,proto3" json:"firewall,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -316,6 +318,193 @@ func (x *PlatformSpec) GetPorts() []*Port {
 	return nil
 }
 
+func (x *PlatformSpec) GetFirewall() *FirewallSpec {
+	if x != nil {
+		return x.Firewall
+	}
+	return nil
+}
+
+// FirewallSpec protects the unit itself (traffic addressed to it, not
+// traffic it forwards). The driver holds exactly these rules, replacing
+// them atomically when they differ; an empty spec removes them.
+type FirewallSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ha_links are the ports carrying HA links: on them the unit accepts
+	// packets only from the other members' link addresses (SEC-3).
+	HaLinks []*HALinkFilter `protobuf:"bytes,1,rep,name=ha_links,json=haLinks,proto3" json:"ha_links,omitempty"`
+	// monitoring are the unit's own monitoring addresses: management
+	// traffic to them is accepted only where allowed, anything else sent to
+	// them is dropped (MON-3). Replies to the unit's own traffic (probes)
+	// are always accepted.
+	Monitoring    []*MonitoringFilter `protobuf:"bytes,2,rep,name=monitoring,proto3" json:"monitoring,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FirewallSpec) Reset() {
+	*x = FirewallSpec{}
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FirewallSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FirewallSpec) ProtoMessage() {}
+
+func (x *FirewallSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FirewallSpec.ProtoReflect.Descriptor instead.
+func (*FirewallSpec) Descriptor() ([]byte, []int) {
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *FirewallSpec) GetHaLinks() []*HALinkFilter {
+	if x != nil {
+		return x.HaLinks
+	}
+	return nil
+}
+
+func (x *FirewallSpec) GetMonitoring() []*MonitoringFilter {
+	if x != nil {
+		return x.Monitoring
+	}
+	return nil
+}
+
+type HALinkFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// netdev carrying the HA link.
+	Netdev string `protobuf:"bytes,1,opt,name=netdev,proto3" json:"netdev,omitempty"`
+	// peer_addresses are the other members' addresses on the link (no
+	// prefix length), IPv4 or IPv6.
+	PeerAddresses []string `protobuf:"bytes,2,rep,name=peer_addresses,json=peerAddresses,proto3" json:"peer_addresses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HALinkFilter) Reset() {
+	*x = HALinkFilter{}
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HALinkFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HALinkFilter) ProtoMessage() {}
+
+func (x *HALinkFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HALinkFilter.ProtoReflect.Descriptor instead.
+func (*HALinkFilter) Descriptor() ([]byte, []int) {
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *HALinkFilter) GetNetdev() string {
+	if x != nil {
+		return x.Netdev
+	}
+	return ""
+}
+
+func (x *HALinkFilter) GetPeerAddresses() []string {
+	if x != nil {
+		return x.PeerAddresses
+	}
+	return nil
+}
+
+type MonitoringFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// address is the monitoring address (no prefix length).
+	Address string `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// allow_management accepts management traffic: the TCP ports below and
+	// ICMP echo requests.
+	AllowManagement bool `protobuf:"varint,2,opt,name=allow_management,json=allowManagement,proto3" json:"allow_management,omitempty"`
+	// management_tcp_ports are the management services' TCP ports.
+	ManagementTcpPorts []uint32 `protobuf:"varint,3,rep,packed,name=management_tcp_ports,json=managementTcpPorts,proto3" json:"management_tcp_ports,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *MonitoringFilter) Reset() {
+	*x = MonitoringFilter{}
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MonitoringFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MonitoringFilter) ProtoMessage() {}
+
+func (x *MonitoringFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MonitoringFilter.ProtoReflect.Descriptor instead.
+func (*MonitoringFilter) Descriptor() ([]byte, []int) {
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *MonitoringFilter) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *MonitoringFilter) GetAllowManagement() bool {
+	if x != nil {
+		return x.AllowManagement
+	}
+	return false
+}
+
+func (x *MonitoringFilter) GetManagementTcpPorts() []uint32 {
+	if x != nil {
+		return x.ManagementTcpPorts
+	}
+	return nil
+}
+
 // Port is one logical port (X0, X1, ...) mapped to a Linux netdev.
 type Port struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -345,7 +534,7 @@ type Port struct {
 
 func (x *Port) Reset() {
 	*x = Port{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[4]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -357,7 +546,7 @@ func (x *Port) String() string {
 func (*Port) ProtoMessage() {}
 
 func (x *Port) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[4]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -370,7 +559,7 @@ func (x *Port) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Port.ProtoReflect.Descriptor instead.
 func (*Port) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Port) GetName() string {
@@ -428,7 +617,7 @@ type ApplyResult struct {
 
 func (x *ApplyResult) Reset() {
 	*x = ApplyResult{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +629,7 @@ func (x *ApplyResult) String() string {
 func (*ApplyResult) ProtoMessage() {}
 
 func (x *ApplyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +642,7 @@ func (x *ApplyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResult.ProtoReflect.Descriptor instead.
 func (*ApplyResult) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ApplyResult) GetChanges() uint32 {
@@ -478,7 +667,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +679,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +692,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 // Observation is one thing a plugin saw happen.
@@ -520,7 +709,7 @@ type Observation struct {
 
 func (x *Observation) Reset() {
 	*x = Observation{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -532,7 +721,7 @@ func (x *Observation) String() string {
 func (*Observation) ProtoMessage() {}
 
 func (x *Observation) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -545,7 +734,7 @@ func (x *Observation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Observation.ProtoReflect.Descriptor instead.
 func (*Observation) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Observation) GetTime() *timestamppb.Timestamp {
@@ -595,7 +784,7 @@ type LinkEvent struct {
 
 func (x *LinkEvent) Reset() {
 	*x = LinkEvent{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -607,7 +796,7 @@ func (x *LinkEvent) String() string {
 func (*LinkEvent) ProtoMessage() {}
 
 func (x *LinkEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -620,7 +809,7 @@ func (x *LinkEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkEvent.ProtoReflect.Descriptor instead.
 func (*LinkEvent) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *LinkEvent) GetPort() string {
@@ -669,9 +858,22 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"\vconfig_json\x18\x03 \x01(\fR\n" +
 	"configJson\x12:\n" +
 	"\bplatform\x18\n" +
-	" \x01(\v2\x1e.tandem.plugin.v1.PlatformSpecR\bplatform\"<\n" +
+	" \x01(\v2\x1e.tandem.plugin.v1.PlatformSpecR\bplatform\"x\n" +
 	"\fPlatformSpec\x12,\n" +
-	"\x05ports\x18\x01 \x03(\v2\x16.tandem.plugin.v1.PortR\x05ports\"\xa1\x01\n" +
+	"\x05ports\x18\x01 \x03(\v2\x16.tandem.plugin.v1.PortR\x05ports\x12:\n" +
+	"\bfirewall\x18\x02 \x01(\v2\x1e.tandem.plugin.v1.FirewallSpecR\bfirewall\"\x8d\x01\n" +
+	"\fFirewallSpec\x129\n" +
+	"\bha_links\x18\x01 \x03(\v2\x1e.tandem.plugin.v1.HALinkFilterR\ahaLinks\x12B\n" +
+	"\n" +
+	"monitoring\x18\x02 \x03(\v2\".tandem.plugin.v1.MonitoringFilterR\n" +
+	"monitoring\"M\n" +
+	"\fHALinkFilter\x12\x16\n" +
+	"\x06netdev\x18\x01 \x01(\tR\x06netdev\x12%\n" +
+	"\x0epeer_addresses\x18\x02 \x03(\tR\rpeerAddresses\"\x89\x01\n" +
+	"\x10MonitoringFilter\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12)\n" +
+	"\x10allow_management\x18\x02 \x01(\bR\x0fallowManagement\x120\n" +
+	"\x14management_tcp_ports\x18\x03 \x03(\rR\x12managementTcpPorts\"\xa1\x01\n" +
 	"\x04Port\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06netdev\x18\x02 \x01(\tR\x06netdev\x12\x19\n" +
@@ -718,37 +920,43 @@ func file_tandem_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tandem_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_tandem_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_tandem_plugin_v1_plugin_proto_goTypes = []any{
 	(Kind)(0),                     // 0: tandem.plugin.v1.Kind
 	(*DescribeRequest)(nil),       // 1: tandem.plugin.v1.DescribeRequest
 	(*PluginInfo)(nil),            // 2: tandem.plugin.v1.PluginInfo
 	(*Intent)(nil),                // 3: tandem.plugin.v1.Intent
 	(*PlatformSpec)(nil),          // 4: tandem.plugin.v1.PlatformSpec
-	(*Port)(nil),                  // 5: tandem.plugin.v1.Port
-	(*ApplyResult)(nil),           // 6: tandem.plugin.v1.ApplyResult
-	(*WatchRequest)(nil),          // 7: tandem.plugin.v1.WatchRequest
-	(*Observation)(nil),           // 8: tandem.plugin.v1.Observation
-	(*LinkEvent)(nil),             // 9: tandem.plugin.v1.LinkEvent
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*FirewallSpec)(nil),          // 5: tandem.plugin.v1.FirewallSpec
+	(*HALinkFilter)(nil),          // 6: tandem.plugin.v1.HALinkFilter
+	(*MonitoringFilter)(nil),      // 7: tandem.plugin.v1.MonitoringFilter
+	(*Port)(nil),                  // 8: tandem.plugin.v1.Port
+	(*ApplyResult)(nil),           // 9: tandem.plugin.v1.ApplyResult
+	(*WatchRequest)(nil),          // 10: tandem.plugin.v1.WatchRequest
+	(*Observation)(nil),           // 11: tandem.plugin.v1.Observation
+	(*LinkEvent)(nil),             // 12: tandem.plugin.v1.LinkEvent
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
 }
 var file_tandem_plugin_v1_plugin_proto_depIdxs = []int32{
 	0,  // 0: tandem.plugin.v1.PluginInfo.kind:type_name -> tandem.plugin.v1.Kind
 	4,  // 1: tandem.plugin.v1.Intent.platform:type_name -> tandem.plugin.v1.PlatformSpec
-	5,  // 2: tandem.plugin.v1.PlatformSpec.ports:type_name -> tandem.plugin.v1.Port
-	10, // 3: tandem.plugin.v1.Observation.time:type_name -> google.protobuf.Timestamp
-	9,  // 4: tandem.plugin.v1.Observation.link:type_name -> tandem.plugin.v1.LinkEvent
-	1,  // 5: tandem.plugin.v1.Plugin.Describe:input_type -> tandem.plugin.v1.DescribeRequest
-	3,  // 6: tandem.plugin.v1.Plugin.Apply:input_type -> tandem.plugin.v1.Intent
-	7,  // 7: tandem.plugin.v1.Plugin.Watch:input_type -> tandem.plugin.v1.WatchRequest
-	2,  // 8: tandem.plugin.v1.Plugin.Describe:output_type -> tandem.plugin.v1.PluginInfo
-	6,  // 9: tandem.plugin.v1.Plugin.Apply:output_type -> tandem.plugin.v1.ApplyResult
-	8,  // 10: tandem.plugin.v1.Plugin.Watch:output_type -> tandem.plugin.v1.Observation
-	8,  // [8:11] is the sub-list for method output_type
-	5,  // [5:8] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	8,  // 2: tandem.plugin.v1.PlatformSpec.ports:type_name -> tandem.plugin.v1.Port
+	5,  // 3: tandem.plugin.v1.PlatformSpec.firewall:type_name -> tandem.plugin.v1.FirewallSpec
+	6,  // 4: tandem.plugin.v1.FirewallSpec.ha_links:type_name -> tandem.plugin.v1.HALinkFilter
+	7,  // 5: tandem.plugin.v1.FirewallSpec.monitoring:type_name -> tandem.plugin.v1.MonitoringFilter
+	13, // 6: tandem.plugin.v1.Observation.time:type_name -> google.protobuf.Timestamp
+	12, // 7: tandem.plugin.v1.Observation.link:type_name -> tandem.plugin.v1.LinkEvent
+	1,  // 8: tandem.plugin.v1.Plugin.Describe:input_type -> tandem.plugin.v1.DescribeRequest
+	3,  // 9: tandem.plugin.v1.Plugin.Apply:input_type -> tandem.plugin.v1.Intent
+	10, // 10: tandem.plugin.v1.Plugin.Watch:input_type -> tandem.plugin.v1.WatchRequest
+	2,  // 11: tandem.plugin.v1.Plugin.Describe:output_type -> tandem.plugin.v1.PluginInfo
+	9,  // 12: tandem.plugin.v1.Plugin.Apply:output_type -> tandem.plugin.v1.ApplyResult
+	11, // 13: tandem.plugin.v1.Plugin.Watch:output_type -> tandem.plugin.v1.Observation
+	11, // [11:14] is the sub-list for method output_type
+	8,  // [8:11] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_tandem_plugin_v1_plugin_proto_init() }
@@ -756,7 +964,7 @@ func file_tandem_plugin_v1_plugin_proto_init() {
 	if File_tandem_plugin_v1_plugin_proto != nil {
 		return
 	}
-	file_tandem_plugin_v1_plugin_proto_msgTypes[7].OneofWrappers = []any{
+	file_tandem_plugin_v1_plugin_proto_msgTypes[10].OneofWrappers = []any{
 		(*Observation_Link)(nil),
 	}
 	type x struct{}
@@ -765,7 +973,7 @@ func file_tandem_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_plugin_v1_plugin_proto_rawDesc), len(file_tandem_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

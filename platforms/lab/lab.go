@@ -12,10 +12,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tandem-ha/tandem/plugins/sdk"
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/tandem-ha/tandem/platforms/internal/hostfw"
+	"github.com/tandem-ha/tandem/plugins/sdk"
 )
 
 // lab implements sdk.Plugin for the lab platform.
@@ -28,6 +31,7 @@ type lab struct {
 	// changed, and serialises Apply.
 	mu      sync.Mutex
 	h       *netlink.Handle
+	nft     *nftables.Conn
 	ports   map[string]string // netdev -> port name, from the last intent
 	changed chan struct{}     // closed when ports changes
 }
@@ -40,6 +44,10 @@ func newLab(nsName string, log *slog.Logger) (*lab, error) {
 			return nil, fmt.Errorf("netlink: %w", err)
 		}
 		l.h = h
+		if l.nft, err = nftables.New(); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("nftables: %w", err)
+		}
 		return l, nil
 	}
 	ns, err := netns.GetFromName(nsName)
@@ -52,6 +60,10 @@ func newLab(nsName string, log *slog.Logger) (*lab, error) {
 		return nil, fmt.Errorf("netlink in namespace %q: %w", nsName, err)
 	}
 	l.ns, l.h = &ns, h
+	if l.nft, err = nftables.New(nftables.WithNetNSFd(int(ns))); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("nftables in namespace %q: %w", nsName, err)
+	}
 	return l, nil
 }
 
@@ -151,6 +163,11 @@ func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, erro
 		if err != nil {
 			return nil, fmt.Errorf("port %s (netdev %q): %w (after %d changes)", pl.port.GetName(), pl.port.GetNetdev(), err, res.Changes)
 		}
+	}
+	n, err := hostfw.Apply(l.nft, in.GetPlatform().GetFirewall())
+	res.Changes += uint32(n)
+	if err != nil {
+		return nil, fmt.Errorf("%w (after %d changes)", err, res.Changes)
 	}
 	l.log.Info("applied intent", "revision", in.GetRevision(), "role", in.GetRole(), "ports", len(plans), "changes", res.Changes)
 	return res, nil

@@ -31,6 +31,12 @@ type (
 	PlatformSpec = pluginpb.PlatformSpec
 	// Port is one logical port of a PlatformSpec.
 	Port = pluginpb.Port
+	// FirewallSpec is the unit's own input filter in a PlatformSpec.
+	FirewallSpec = pluginpb.FirewallSpec
+	// HALinkFilter admits the other members on an HA link (SEC-3).
+	HALinkFilter = pluginpb.HALinkFilter
+	// MonitoringFilter guards a monitoring address (MON-3).
+	MonitoringFilter = pluginpb.MonitoringFilter
 	// ApplyResult is what Apply returns.
 	ApplyResult = pluginpb.ApplyResult
 	// Observation is one event streamed by Watch.

@@ -48,7 +48,11 @@ func TestLabTopology(t *testing.T) {
 			fw1.hasAddr("x2", "169.254.10.1/29") && fw1.hasAddr("x3", "169.254.11.1/29")
 	})
 	fw2.eventually("fw2 holds its own addresses", 15*time.Second, func() bool {
-		return fw2.hasAddr("x0", "192.0.2.3/24") && fw2.hasAddr("x2", "169.254.10.2/29")
+		return fw2.hasAddr("x0", "192.0.2.3/24") && fw2.hasAddr("x1", "198.51.100.3/24") && fw2.hasAddr("x2", "169.254.10.2/29")
+	})
+	fw2.eventually("fw2's input filter guards its WAN monitoring address", 10*time.Second, func() bool {
+		out, err := exec.Command("ip", "netns", "exec", fw2.ns, "nft", "list", "table", "inet", "tandem").Output()
+		return err == nil && strings.Contains(string(out), "ip daddr 198.51.100.3 drop")
 	})
 	for _, u := range []*unit{fw1, fw2} {
 		if u.hasAddr("x0", "192.0.2.1/24") || u.hasAddr("x1", "198.51.100.1/24") {
@@ -80,11 +84,24 @@ func TestLabTopology(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	// SPEC: MON-3
+	// Management (here ICMP echo) reaches the LAN monitoring addresses,
+	// which allow it, but not the WAN ones, which do not.
 	reach(name+"-client", "192.0.2.2", true)
 	reach(name+"-client", "192.0.2.3", true)
-	reach(name+"-server", "198.51.100.3", true)
+	reach(name+"-server", "198.51.100.3", false)
+	reach(name+"-server", "198.51.100.2", false)
+
+	// SPEC: SEC-3
+	// On the HA links a unit hears its peer, and nobody else: a stranger
+	// address on the HA segment is dropped.
 	reach(name+"-fw1", "169.254.10.2", true)
 	reach(name+"-fw1", "169.254.11.2", true)
+	run(t, "ip", "-n", name+"-fw1", "addr", "add", "169.254.10.5/29", "dev", "x2")
+	if ok, err := pingFrom(name+"-fw1", "169.254.10.5", "169.254.10.2"); err != nil || ok {
+		t.Errorf("a non-member address on the HA link got an answer from fw2 (ok=%v, err=%v)", ok, err)
+	}
+	run(t, "ip", "-n", name+"-fw1", "addr", "del", "169.254.10.5/29", "dev", "x2")
 
 	if out, err := labCtl(t, name, dir, "cut", "fw2:ha"); err != nil {
 		t.Fatalf("cut: %v\n%s", err, out)

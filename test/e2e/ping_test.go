@@ -13,7 +13,10 @@ import (
 
 // ping sends one ICMP echo request from inside network namespace ns to
 // the IPv4 address dst and reports whether the reply came within 1 s.
-func ping(ns, dst string) (bool, error) {
+func ping(ns, dst string) (bool, error) { return pingFrom(ns, "0.0.0.0", dst) }
+
+// pingFrom is ping with the request's source address chosen.
+func pingFrom(ns, src, dst string) (bool, error) {
 	// The namespace is a property of the OS thread: lock it, and hand it
 	// back to the scheduler only once it is back in its own namespace
 	// (a locked thread that is never unlocked dies with its goroutine).
@@ -39,7 +42,7 @@ func ping(ns, dst string) (bool, error) {
 			runtime.UnlockOSThread()
 		}
 	}()
-	conn, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
+	conn, err := icmp.ListenPacket("ip4:icmp", src)
 	if err != nil {
 		return false, err
 	}
