@@ -98,11 +98,15 @@ func appendPayload(dst []byte, p *Payload) []byte {
 	if p.Echo.Present {
 		flags |= pflagEcho
 	}
+	if p.Yield {
+		flags |= pflagYield
+	}
 	dst = append(dst, byte(p.Role), byte(p.Designation), p.Quality, p.Priority, byte(p.Forced), flags)
 	dst = binary.BigEndian.AppendUint64(dst, p.ConfigRevision)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(p.Echo.Timestamp))
 	dst = binary.BigEndian.AppendUint64(dst, uint64(p.Echo.Delay))
 	dst = binary.BigEndian.AppendUint32(dst, p.Echo.Epoch)
+	dst = binary.BigEndian.AppendUint64(dst, p.Echo.Seq)
 	dst = append(dst, byte(len(p.Model)))
 	dst = append(dst, p.Model...)
 	dst = append(dst, byte(len(p.Firmware)))
@@ -176,10 +180,12 @@ func decodePayload(b []byte) (Payload, error) {
 	flags := b[poFlags]
 	p.BulkSyncComplete = flags&pflagBulkSyncComplete != 0
 	p.Echo.Present = flags&pflagEcho != 0
+	p.Yield = flags&pflagYield != 0
 	p.ConfigRevision = binary.BigEndian.Uint64(b[poRevision:])
 	p.Echo.Timestamp = int64(binary.BigEndian.Uint64(b[poEchoTime:]))
 	p.Echo.Delay = time.Duration(binary.BigEndian.Uint64(b[poEchoDelay:]))
 	p.Echo.Epoch = binary.BigEndian.Uint32(b[poEchoEpoch:])
+	p.Echo.Seq = binary.BigEndian.Uint64(b[poEchoSeq:])
 
 	r := reader{b: b[poStrings:]}
 	p.Model = r.str("model", MaxStringLen)

@@ -31,12 +31,14 @@
 //	+2      1     quality 0..100 (DET-6)
 //	+3      1     priority: 0 or 50 (ROLE-5)
 //	+4      1     forced status: 0 none, 1 active, 2 standby (ROLE-4)
-//	+5      1     flags: bit 0 bulk sync complete, bit 1 echo present; others reserved (0, ignored)
+//	+5      1     flags: bit 0 bulk sync complete, bit 1 echo present, bit 2 yield;
+//	              others reserved (0, ignored)
 //	+6      8     config revision (uint64)
 //	+14     8     echo timestamp: the peer's last timestamp received (int64 ns, peer's clock)
 //	+22     8     echo delay: ns between receiving it and sending this (int64, >= 0)
 //	+30     4     echo epoch: the epoch of that peer message
-//	+34     1     model length M (0..64), then M bytes printable ASCII
+//	+34     8     echo sequence: the highest sequence taken in from that epoch (the ack)
+//	+42     1     model length M (0..64), then M bytes printable ASCII
 //	        1     firmware length F (0..64), then F bytes printable ASCII
 //	        1     port count N (0..64), then N times:
 //	                1 name length L (1..15), L bytes printable ASCII without space,
@@ -48,7 +50,7 @@
 //	              the AES-256-GCM tag when encrypted
 //
 // Echo fields are zero when the echo flag is clear. A datagram is exactly 29+S+P+16 bytes
-// (at most MaxMessageSize = 1452; a maximal version 1 message is 1330) and fits one unfragmented
+// (at most MaxMessageSize = 1452; a maximal version 1 message is 1338) and fits one unfragmented
 // UDP datagram on a 1500-byte link. Version 1 receivers refuse other versions and unknown header
 // flags; compatible additions append fields to the payload's extension area and use reserved
 // payload flag bits, so that a pair running different firmware (MODE-5 fail-soft) still talks.

@@ -12,7 +12,7 @@ const Version = 1
 // Magic is the four bytes every heartbeat starts with.
 const Magic = "TDHB"
 
-// Size limits. A valid version 1 message is at most 1330 bytes, so it always fits in one
+// Size limits. A valid version 1 message is at most 1338 bytes, so it always fits in one
 // unfragmented UDP datagram on a 1500-byte Ethernet link over IPv4 or IPv6.
 const (
 	// MaxMessageSize is the largest datagram Open looks at (1500 - 40 IPv6 - 8 UDP).
@@ -63,7 +63,8 @@ const (
 	poEchoTime    = 14
 	poEchoDelay   = 22
 	poEchoEpoch   = 30
-	poStrings     = 34 // model length byte, model, firmware length byte, firmware, port count, ports
+	poEchoSeq     = 34
+	poStrings     = 42 // model length byte, model, firmware length byte, firmware, port count, ports
 	// fixedPayloadLen is the payload without its variable-length part.
 	fixedPayloadLen = poStrings
 	// maxPayloadLen is the largest version 1 payload: fixed part, two strings, port list.
@@ -76,6 +77,7 @@ const (
 const (
 	pflagBulkSyncComplete = 1 << 0
 	pflagEcho             = 1 << 1
+	pflagYield            = 1 << 2
 )
 
 // Port flags. Bits not listed are reserved: sent as zero, ignored on receipt.
@@ -230,6 +232,9 @@ type Echo struct {
 	// Delay is how long the sender held that heartbeat before sending this one (its own clock).
 	// Never negative.
 	Delay time.Duration
+	// Seq is the highest Message.Seq the sender has taken in from the peer's boot Epoch: the
+	// acknowledgement the election handshake of core/ha/fsm relies on.
+	Seq uint64
 }
 
 // RTT computes the round-trip time from an echo the receiver got back. now is the receiver's
@@ -267,6 +272,9 @@ type Payload struct {
 	Firmware string
 	// BulkSyncComplete says the sender (a standby) has received the initial bulk state sync.
 	BulkSyncComplete bool
+	// Yield says the sender, not active, lets the receiver become active (the election
+	// handshake of core/ha/fsm).
+	Yield bool
 	// Ports lists the sender's monitored interfaces, at most MaxPorts.
 	Ports []PortState
 	// Echo carries the peer's last timestamp back for RTT measurement (DET-8).

@@ -125,8 +125,8 @@ func TestMaximalMessageSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 1330 is quoted in the package documentation and FORMAT.md.
-	const documented = 1330
+	// 1338 is quoted in the package documentation and FORMAT.md.
+	const documented = 1338
 	if got, want := len(b), maxMessageLenV1; got != want || want != documented {
 		t.Fatalf("maximal message is %d bytes, constant says %d, documentation %d", got, want, documented)
 	}
@@ -142,13 +142,14 @@ func TestGoldenVectors(t *testing.T) {
 			Role: RoleStandby, Designation: DesignationSecondary, Quality: 100, Priority: 0,
 			Forced: ForcedActive, ConfigRevision: 9, Model: "M", Firmware: "F", BulkSyncComplete: true,
 			Ports: []PortState{{Name: "X1", LinkUp: true, Probed: true, ProbeOK: true}},
-			Echo:  Echo{Present: true, Epoch: 7, Timestamp: 0x10, Delay: 0x20},
+			Echo:  Echo{Present: true, Epoch: 7, Timestamp: 0x10, Delay: 0x20, Seq: 0x11},
+			Yield: true,
 		},
 	}
 	const (
-		header  = "5444484201" + "00" + "002b" + "01020304" + "0000000000000005" + "0000000000000a0b" + "04" + "534e2d31"
-		payload = "0302640001" + "03" + "0000000000000009" + "0000000000000010" + "0000000000000020" + "00000007" +
-			"014d" + "0146" + "01" + "025831" + "07"
+		header  = "5444484201" + "00" + "0033" + "01020304" + "0000000000000005" + "0000000000000a0b" + "04" + "534e2d31"
+		payload = "0302640001" + "07" + "0000000000000009" + "0000000000000010" + "0000000000000020" + "00000007" +
+			"0000000000000011" + "014d" + "0146" + "01" + "025831" + "07"
 	)
 	for _, c := range []struct {
 		encrypt bool
