@@ -1,0 +1,6 @@
+//go:build !race
+
+package fsm
+
+// raceBuild is set when the race detector slows everything down.
+const raceBuild = false
