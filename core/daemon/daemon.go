@@ -9,12 +9,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/tandem-ha/tandem/core/ha"
+	"github.com/tandem-ha/tandem/core/ha/fsm"
 	"github.com/tandem-ha/tandem/core/model"
 	"github.com/tandem-ha/tandem/core/pluginhost"
 	"github.com/tandem-ha/tandem/core/reconcile"
@@ -57,6 +60,7 @@ type Daemon struct {
 	events *telemetry.EventLog
 	host   *pluginhost.Host
 	rec    *reconcile.Reconciler
+	ha     *ha.Engine
 
 	mu      sync.Mutex
 	running *tandem.Device
@@ -112,11 +116,25 @@ func start(ctx context.Context, cfg Config) (*Daemon, error) {
 		State:   d.tree,
 		Logger:  cfg.Logger,
 	})
+	d.ha, err = ha.New(ha.Options{
+		Serial: cfg.SerialNumber, Firmware: Version, DataDir: cfg.DataDir, Logger: cfg.Logger,
+		OnRole: func(role fsm.Role, reason string) { d.rec.SetRole(reconcile.Role(role)) },
+		OnEvent: func(kind, severity, msg string) {
+			d.event(telemetry.Event{Type: kind, Severity: severity, Message: msg})
+		},
+		State: d.tree,
+	})
+	if err != nil {
+		d.store.Close()
+		d.events.Close()
+		return nil, err
+	}
 	if err := d.host.Start(ctx); err != nil {
 		d.close()
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
-	d.rec.SetRole(roleFor(running))
+	d.rec.SetRole(roleFor(running, d.rec.Role()))
+	d.ha.Configure(running)
 	if err := d.rec.SetConfig(running, info.ID); err != nil {
 		d.close()
 		return nil, err
@@ -129,8 +147,9 @@ func (d *Daemon) serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() { cancel(); wg.Wait() }()
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); d.rec.Run(ctx) }()
+	go func() { defer wg.Done(); d.ha.Run(ctx) }()
 	go func() { defer wg.Done(); d.followRevisions(ctx) }()
 	go func() { defer wg.Done(); d.followPlugins(ctx) }()
 	api := local.NewServer(local.Deps{
@@ -180,14 +199,18 @@ func machineSerial() string {
 	return "T" + strings.ToUpper(hex.EncodeToString(sum[:6]))
 }
 
-// roleFor is the role this unit applies until the HA engine elects one:
-// standalone when HA is off, otherwise initializing, which never claims
-// virtual addresses.
-func roleFor(d *tandem.Device) reconcile.Role {
-	if d.GetHa().GetConfig().GetMode() == tandem.TandemHa_HaMode_standalone {
+// roleFor is the role a new revision implies before the HA engine says
+// otherwise: standalone when HA is off; initializing, which never claims
+// virtual addresses, when HA was just turned on; else the current role,
+// which the engine owns.
+func roleFor(d *tandem.Device, current reconcile.Role) reconcile.Role {
+	switch {
+	case d.GetHa().GetConfig().GetMode() == tandem.TandemHa_HaMode_standalone:
 		return reconcile.RoleStandalone
+	case current == reconcile.RoleStandalone:
+		return reconcile.RoleInitializing
 	}
-	return reconcile.RoleInitializing
+	return current
 }
 
 // drivenPlugins lists the plugins the reconciler drives: the one platform
@@ -237,7 +260,8 @@ func (d *Daemon) followRevisions(ctx context.Context) {
 			d.mu.Lock()
 			d.running = running
 			d.mu.Unlock()
-			d.rec.SetRole(roleFor(running))
+			d.rec.SetRole(roleFor(running, d.rec.Role()))
+			d.ha.Configure(running)
 			if err := d.rec.SetConfig(running, cur.ID); err != nil {
 				d.log.Error("reconcile", "err", err)
 			}
@@ -315,7 +339,9 @@ func (d *Daemon) linkChanged(link *sdk.LinkEvent, at time.Time) {
 	d.mu.Lock()
 	was, known := d.links[link.GetPort()]
 	d.links[link.GetPort()] = link.GetUp()
+	states := maps.Clone(d.links)
 	d.mu.Unlock()
+	d.ha.LinkStates(states)
 	d.update(base+"oper-status", status)
 	d.update(base+"last-change", at.UTC().Format(time.RFC3339Nano))
 	if link.GetMac() != "" {

@@ -1,0 +1,469 @@
+// Package ha runs the HA pair on a unit: it owns the heartbeat sockets of
+// both paths (the HA control link and the backup path), authenticates
+// every datagram (core/ha/wire), feeds heartbeats, ticks, link states and
+// admin commands to the pure state machine (core/ha/fsm), and hands the
+// roles it decides to the reconciler. One goroutine owns the machine;
+// everything else talks to it through channels.
+package ha
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tandem-ha/tandem/core/ha/fsm"
+	"github.com/tandem-ha/tandem/core/ha/wire"
+	"github.com/tandem-ha/tandem/gen/tandem"
+)
+
+// Options assemble an Engine.
+type Options struct {
+	// Serial is this unit's serial number.
+	Serial string
+	// Firmware is the version this unit runs (MODE-5).
+	Firmware string
+	// DataDir keeps the boot epoch, which must grow across restarts.
+	DataDir string
+	// Logger receives the engine's logs.
+	Logger *slog.Logger
+	// OnRole receives every role change, with the reason.
+	OnRole func(role fsm.Role, reason string)
+	// OnEvent receives the events for the HA event log.
+	OnEvent func(kind, severity, message string)
+	// State receives the HA state leaves (the state tree).
+	State interface {
+		Update(path string, v any) error
+	}
+}
+
+// Counters count the datagrams the engine refused, by reason.
+type Counters struct {
+	Accepted, BadAuth, Malformed, Replayed, Reflected, Unencrypted uint64
+}
+
+// Engine runs the HA pair protocol of this unit.
+type Engine struct {
+	opts  Options
+	log   *slog.Logger
+	start time.Time
+	epoch uint32
+	// boot is the machine's incarnation time: when it was created. The
+	// wire carries the epoch instead; acknowledgements of our epoch are
+	// mapped back to boot.
+	boot time.Time
+
+	configs chan *tandem.Device
+	links   chan map[string]bool
+	admin   chan fsm.Command
+	recv    chan datagram
+	done    chan struct{}
+	status  chan chan fsm.State
+
+	// Owned by the Run goroutine.
+	setup    setup
+	machine  *fsm.Machine
+	keys     wire.Keyring
+	conns    []*net.UDPConn
+	paths    []pathRuntime
+	local    map[string]bool
+	lastSent time.Time
+	counters Counters
+	reason   string
+}
+
+// pathRuntime is what the engine tracks per heartbeat path.
+type pathRuntime struct {
+	window wire.ReplayWindow
+	// echo: the peer's last timestamp on this path and when it came.
+	peerTS    int64
+	peerAt    time.Time
+	heard     bool
+	rttMicros uint32
+}
+
+// New prepares an engine and advances the persisted boot epoch.
+func New(opts Options) (*Engine, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	epoch, err := nextEpoch(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{
+		opts: opts, log: opts.Logger.With("component", "ha"), start: time.Now(), epoch: epoch,
+		configs: make(chan *tandem.Device, 1), links: make(chan map[string]bool, 1),
+		admin: make(chan fsm.Command, 4), recv: make(chan datagram, 64),
+		done: make(chan struct{}), status: make(chan chan fsm.State),
+		local: map[string]bool{},
+	}, nil
+}
+
+// nextEpoch reads the last boot epoch from dir, advances it (never below
+// the wall clock in seconds) and writes it back.
+func nextEpoch(dir string) (uint32, error) {
+	path := filepath.Join(dir, "ha-epoch")
+	var prev uint32
+	if b, err := os.ReadFile(path); err == nil {
+		v, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+		prev = uint32(v)
+	}
+	e := wire.NextEpoch(prev, time.Now().Unix())
+	if err := os.WriteFile(path, []byte(strconv.FormatUint(uint64(e), 10)+"\n"), 0o600); err != nil {
+		return 0, fmt.Errorf("ha: boot epoch: %w", err)
+	}
+	return e, nil
+}
+
+// Configure hands the engine a new running configuration (latest wins).
+func (e *Engine) Configure(d *tandem.Device) { replaceLatest(e.configs, d) }
+
+// LinkStates hands the engine the carrier state of every port it knows.
+func (e *Engine) LinkStates(up map[string]bool) { replaceLatest(e.links, up) }
+
+// Admin hands the engine an admin command (ROLE-4, failover).
+func (e *Engine) Admin(cmd fsm.Command) error {
+	select {
+	case e.admin <- cmd:
+		return nil
+	default:
+		return errors.New("ha: too many admin commands queued")
+	}
+}
+
+// State returns the machine's status, or false when HA does not run.
+func (e *Engine) State(ctx context.Context) (fsm.State, bool) {
+	reply := make(chan fsm.State, 1)
+	select {
+	case e.status <- reply:
+	case <-ctx.Done():
+		return fsm.State{}, false
+	case <-e.done:
+		return fsm.State{}, false
+	}
+	s := <-reply
+	return s, s.Serial != ""
+}
+
+func replaceLatest[T any](ch chan T, v T) {
+	for {
+		select {
+		case ch <- v:
+			return
+		default:
+			select {
+			case <-ch:
+			default:
+			}
+		}
+	}
+}
+
+// mono is the engine's monotonic clock in nanoseconds, for RTT echoes.
+func (e *Engine) mono() int64 { return int64(time.Since(e.start)) }
+
+// Run drives the pair until ctx ends.
+func (e *Engine) Run(ctx context.Context) {
+	defer close(e.done)
+	defer e.closeSockets()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case d := <-e.configs:
+			e.configure(ctx, d)
+		case up := <-e.links:
+			for k, v := range up {
+				e.local[k] = v
+			}
+			e.stepLinks()
+		case cmd := <-e.admin:
+			if e.machine == nil {
+				e.log.Warn("admin command ignored: HA is not running", "command", cmd, "reason", e.reason)
+				continue
+			}
+			e.handle(e.machine.Step(fsm.Admin{At: time.Now(), Cmd: cmd}))
+		case dg := <-e.recv:
+			e.receive(dg)
+		case reply := <-e.status:
+			if e.machine == nil {
+				reply <- fsm.State{}
+			} else {
+				reply <- e.machine.State()
+			}
+		case now := <-tick.C:
+			if e.machine == nil {
+				continue
+			}
+			e.handle(e.machine.Step(fsm.Tick{At: now}))
+			if now.Sub(e.lastSent) >= e.setup.machine.HeartbeatInterval {
+				e.send()
+			}
+			e.publishPaths()
+		}
+	}
+}
+
+// configure applies a running configuration: starts, reconfigures or
+// stops the pair.
+func (e *Engine) configure(ctx context.Context, d *tandem.Device) {
+	s, err := fromConfig(d, e.opts.Serial, e.opts.Firmware)
+	if err != nil {
+		if e.reason != err.Error() {
+			e.log.Info("HA pair not running", "reason", err)
+			e.reason = err.Error()
+		}
+		e.stop()
+		return
+	}
+	e.reason = ""
+	if s.psk != e.setup.psk {
+		k, err := wire.NewKey([]byte(s.psk))
+		if err != nil {
+			e.event("config-error", "error", fmt.Sprintf("pre-shared key refused: %v", err))
+			e.stop()
+			return
+		}
+		if e.keys.Current.IsZero() {
+			e.keys.Current = k
+		} else {
+			e.keys.Rotate(k) // SEC-1: keep accepting the old key for a while
+		}
+	}
+	pathsChanged := !samePaths(s.paths, e.setup.paths)
+	if s.machine.HeartbeatInterval <= 0 {
+		s.machine.HeartbeatInterval = fsm.DefaultHeartbeatInterval
+	}
+	e.setup = s
+	if e.machine == nil {
+		e.boot = time.Now()
+		e.machine = fsm.New(s.machine, e.boot)
+		e.log.Info("HA pair starting", "serial", e.opts.Serial, "designation", s.machine.Designation,
+			"interval", s.machine.HeartbeatInterval, "trigger", s.machine.TriggerLevel, "paths", len(s.paths), "epoch", e.epoch)
+		e.publishRole()
+	} else {
+		e.handle(e.machine.Step(fsm.SetConfig{At: time.Now(), Config: s.machine}))
+	}
+	if pathsChanged || e.conns == nil {
+		e.openSockets(ctx)
+	}
+	e.stepLinks()
+}
+
+func samePaths(a, b []pathConfig) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (e *Engine) openSockets(ctx context.Context) {
+	e.closeSockets()
+	e.paths = make([]pathRuntime, len(e.setup.paths))
+	for i, p := range e.setup.paths {
+		conn, err := listen(ctx, p.local)
+		if err != nil {
+			e.event("path-error", "error", fmt.Sprintf("heartbeat path %s: %v", p.name, err))
+			e.conns = append(e.conns, nil)
+			continue
+		}
+		e.conns = append(e.conns, conn)
+		go receive(conn, i, e.recv, e.done)
+	}
+}
+
+func (e *Engine) closeSockets() {
+	for _, c := range e.conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+	e.conns = nil
+}
+
+// stop ends the pair: sockets closed, machine dropped.
+func (e *Engine) stop() {
+	if e.machine == nil {
+		return
+	}
+	e.closeSockets()
+	e.machine = nil
+	e.setup = setup{}
+	e.keys = wire.Keyring{}
+}
+
+// stepLinks gives the machine the monitored ports' states.
+func (e *Engine) stepLinks() {
+	if e.machine == nil {
+		return
+	}
+	links := fsm.Links{}
+	for _, ifc := range e.setup.machine.Interfaces {
+		links[ifc.Name] = fsm.LinkStatus{Up: e.local[ifc.Name]}
+	}
+	e.handle(e.machine.Step(fsm.LocalLinks{At: time.Now(), Links: links}))
+}
+
+// send sends one heartbeat round on every path.
+func (e *Engine) send() {
+	now := time.Now()
+	e.lastSent = now
+	adv := e.machine.Advertise()
+	probed := map[string]bool{}
+	for _, ifc := range e.setup.machine.Interfaces {
+		probed[ifc.Name] = ifc.Probe
+	}
+	payload := toWire(adv, probed)
+	for i, p := range e.setup.paths {
+		if i >= len(e.conns) || e.conns[i] == nil {
+			continue
+		}
+		m := &wire.Message{Serial: e.opts.Serial, Epoch: e.epoch, Seq: adv.Seq, Timestamp: e.mono(), Payload: payload}
+		if !adv.AckBoot.IsZero() {
+			m.Echo = wire.Echo{Present: true, Epoch: uint32(adv.AckBoot.Unix()), Seq: adv.Ack}
+			if pr := e.paths[i]; pr.heard {
+				m.Echo.Timestamp, m.Echo.Delay = pr.peerTS, now.Sub(pr.peerAt)
+			}
+		}
+		b, err := e.keys.Seal(m, e.setup.encrypt)
+		if err != nil {
+			e.log.Error("sealing heartbeat", "err", err)
+			return
+		}
+		if _, err := e.conns[i].WriteToUDPAddrPort(b, p.peer); err != nil {
+			e.log.Debug("heartbeat not sent", "path", p.name, "err", err)
+		}
+	}
+}
+
+// receive authenticates one datagram and hands it to the machine.
+func (e *Engine) receive(dg datagram) {
+	if e.machine == nil || dg.path >= len(e.setup.paths) {
+		return
+	}
+	p := e.setup.paths[dg.path]
+	m, _, err := e.keys.Open(dg.data)
+	switch {
+	case errors.Is(err, wire.ErrAuth) || errors.Is(err, wire.ErrNoKey):
+		e.counters.BadAuth++
+		return
+	case err != nil:
+		e.counters.Malformed++
+		return
+	case m.Serial == e.opts.Serial:
+		e.counters.Reflected++
+		return
+	case e.setup.encrypt && !m.Encrypted:
+		e.counters.Unencrypted++
+		return
+	}
+	pr := &e.paths[dg.path]
+	if err := pr.window.Accept(m.Epoch, m.Seq); err != nil {
+		e.counters.Replayed++
+		return
+	}
+	e.counters.Accepted++
+	now := time.Now()
+	pr.peerTS, pr.peerAt, pr.heard = m.Timestamp, now, true
+	if m.Echo.Present && m.Echo.Epoch == e.epoch {
+		if rtt, ok := m.Echo.RTT(e.mono()); ok {
+			pr.rttMicros = uint32(rtt.Microseconds())
+		}
+	}
+	e.handle(e.machine.Step(fsm.Heartbeat{At: now, Path: p.name, Peer: fromWire(m, e.epoch, e.boot)}))
+}
+
+// handle carries out the machine's outputs.
+func (e *Engine) handle(outs []fsm.Output) {
+	for _, o := range outs {
+		switch o := o.(type) {
+		case fsm.RoleChange:
+			e.log.Info("role change", "from", o.From, "to", o.To, "reason", o.Reason)
+			e.event("role-change", "warning", fmt.Sprintf("role %s -> %s: %s", o.From, o.To, o.Reason))
+			if e.opts.OnRole != nil {
+				e.opts.OnRole(o.To, string(o.Reason))
+			}
+			e.publishRole()
+			e.send()
+		case fsm.Event:
+			sev := "info"
+			switch o.Kind {
+			case fsm.EventPeerLost, fsm.EventPathDown, fsm.EventFailSoft, fsm.EventQualityChange, fsm.EventTakeoverAborted:
+				sev = "warning"
+			case fsm.EventRefuseToPair, fsm.EventDualActive:
+				sev = "error"
+			}
+			msg := string(o.Kind)
+			if o.Path != "" {
+				msg += " (" + string(o.Path) + ")"
+			}
+			if o.Detail != "" {
+				msg += ": " + o.Detail
+			}
+			e.event(string(o.Kind), sev, msg)
+		case fsm.PrepareActive:
+			// Nothing to prepare before the stateful sync plugin exists
+			// (ConfirmTakeover is off); confirm at once.
+			e.handle(e.machine.Step(fsm.Ready{At: time.Now()}))
+		case fsm.SendHeartbeat:
+			e.send()
+		}
+	}
+}
+
+func (e *Engine) event(kind, severity, msg string) {
+	if e.opts.OnEvent != nil {
+		e.opts.OnEvent(kind, severity, msg)
+	}
+}
+
+func (e *Engine) update(path string, v any) {
+	if e.opts.State == nil {
+		return
+	}
+	if err := e.opts.State.Update(path, v); err != nil {
+		e.log.Debug("state update refused", "path", path, "err", err)
+	}
+}
+
+func (e *Engine) publishRole() {
+	s := e.machine.State()
+	e.update("/ha/state/role", string(s.Role))
+	e.update("/ha/state/role-since", s.Since.UTC().Format(time.RFC3339Nano))
+	e.update("/ha/state/designation", string(s.Designation))
+	e.update("/ha/state/serial-number", s.Serial)
+	e.update("/ha/state/quality", uint8(s.Quality))
+	e.update("/ha/state/priority", uint8(s.Priority))
+	e.update("/ha/state/degraded", s.Degraded)
+	e.update("/ha/state/reason", s.Reason)
+}
+
+func (e *Engine) publishPaths() {
+	s := e.machine.State()
+	for i, p := range e.setup.paths {
+		base := "/ha/links/link[function=" + p.function + "]/state/"
+		status := "down"
+		if s.Paths[p.name].Up {
+			status = "up"
+		}
+		e.update(base+"oper-status", status)
+		if i < len(e.paths) && e.paths[i].rttMicros > 0 {
+			e.update(base+"rtt", e.paths[i].rttMicros)
+		}
+	}
+	e.update("/ha/state/quality", uint8(s.Quality))
+}

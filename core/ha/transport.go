@@ -1,0 +1,52 @@
+package ha
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+)
+
+// listen opens the UDP socket of a heartbeat path on the unit's own link
+// address. IP_FREEBIND lets it bind before the platform driver has put the
+// address on the port, so start-up order does not matter.
+func listen(ctx context.Context, local netip.AddrPort) (*net.UDPConn, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_IP, syscall.IP_FREEBIND, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	pc, err := lc.ListenPacket(ctx, "udp", local.String())
+	if err != nil {
+		return nil, fmt.Errorf("heartbeat socket on %s: %w", local, err)
+	}
+	return pc.(*net.UDPConn), nil
+}
+
+// datagram is one received heartbeat datagram.
+type datagram struct {
+	path int
+	from netip.AddrPort
+	data []byte
+}
+
+// receive reads datagrams from conn until it is closed and hands them to
+// out, tagged with the path index.
+func receive(conn *net.UDPConn, path int, out chan<- datagram, done <-chan struct{}) {
+	buf := make([]byte, 2048)
+	for {
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return // closed
+		}
+		select {
+		case out <- datagram{path: path, from: from, data: append([]byte(nil), buf[:n]...)}:
+		case <-done:
+			return
+		}
+	}
+}

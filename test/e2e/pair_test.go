@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tandem-ha/tandem/northbound/local"
+)
+
+// pairLab is a lab built for one test, with a client per unit.
+type pairLab struct {
+	t        *testing.T
+	name     string
+	dir      string
+	fw1, fw2 *unit
+	clients  map[string]*local.Client
+}
+
+var labCount int
+
+// startPair builds a lab (tandemctl lab up) and waits until the pair has
+// elected its active unit.
+func startPair(t *testing.T) *pairLab {
+	t.Helper()
+	labCount++
+	l := &pairLab{t: t, name: fmt.Sprintf("e2p%d-%d", os.Getpid()%100000, labCount), dir: filepath.Join(t.TempDir(), "lab")}
+	if out, err := labCtl(t, l.name, l.dir, "up", "-bin", bin); err != nil {
+		t.Fatalf("lab up: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, u := range []string{"fw1", "fw2"} {
+				if b, err := os.ReadFile(filepath.Join(l.dir, u+".log")); err == nil {
+					t.Logf("%s log:\n%s", u, b)
+				}
+			}
+		}
+		if out, err := labCtl(t, l.name, l.dir, "down"); err != nil {
+			t.Errorf("lab down: %v\n%s", err, out)
+		}
+	})
+	l.fw1 = &unit{t: t, ns: l.name + "-fw1"}
+	l.fw2 = &unit{t: t, ns: l.name + "-fw2"}
+	l.clients = map[string]*local.Client{
+		"fw1": local.NewClient(filepath.Join(l.dir, "fw1.sock")),
+		"fw2": local.NewClient(filepath.Join(l.dir, "fw2.sock")),
+	}
+	l.fw1.eventually("the pair elects fw1 (primary, equal quality) active", 15*time.Second, func() bool {
+		return l.role("fw1") == "active" && l.role("fw2") == "standby"
+	})
+	return l
+}
+
+// role asks a unit for its role; "" when it does not answer.
+func (l *pairLab) role(unitName string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	st, err := l.clients[unitName].Status(ctx)
+	if err != nil {
+		return ""
+	}
+	return st.Role
+}
+
+// SPEC: ROLE-1
+// SPEC: ROLE-2
+// SPEC: TKO-1
+// Two units started together elect one active, the primary when qualities
+// are equal; only the active holds the virtual addresses, both hold their
+// own monitoring addresses.
+func TestPairElectsOneActive(t *testing.T) {
+	l := startPair(t)
+	l.fw1.eventually("fw1 holds the virtual addresses", 5*time.Second, func() bool {
+		return l.fw1.hasAddr("x0", "192.0.2.1/24") && l.fw1.hasAddr("x1", "198.51.100.1/24")
+	})
+	if l.fw2.hasAddr("x0", "192.0.2.1/24") || l.fw2.hasAddr("x1", "198.51.100.1/24") {
+		t.Errorf("the standby holds a virtual address")
+	}
+	if !l.fw2.hasAddr("x0", "192.0.2.3/24") {
+		t.Errorf("the standby lost its own monitoring address")
+	}
+}
+
+// SPEC: DET-1
+// SPEC: DET-7
+// Power loss of the active (kill -9 and every port down) is detected by
+// missed heartbeats alone; the standby takes the role and the virtual
+// addresses.
+func TestKillActiveFailsOver(t *testing.T) {
+	l := startPair(t)
+	l.fw1.eventually("fw1 holds the virtual address", 5*time.Second, func() bool { return l.fw1.hasAddr("x0", "192.0.2.1/24") })
+	start := time.Now()
+	if out, err := labCtl(t, l.name, l.dir, "kill", "fw1"); err != nil {
+		t.Fatalf("kill: %v\n%s", err, out)
+	}
+	l.fw2.eventually("fw2 takes over the virtual addresses", 5*time.Second, func() bool {
+		return l.fw2.hasAddr("x0", "192.0.2.1/24") && l.fw2.hasAddr("x1", "198.51.100.1/24")
+	})
+	t.Logf("virtual addresses on fw2 %s after the kill (100 ms x 3 heartbeats)", time.Since(start).Round(time.Millisecond))
+	if r := l.role("fw2"); r != "active" {
+		t.Errorf("fw2 role %q after takeover, want active", r)
+	}
+}
+
+// SPEC: DET-2
+// Losing one heartbeat path (the HA control link) changes no role and
+// never makes both units active: the backup path carries the heartbeats.
+func TestOnePathCutNoFailover(t *testing.T) {
+	l := startPair(t)
+	if out, err := labCtl(t, l.name, l.dir, "cut", "fw2:ha"); err != nil {
+		t.Fatalf("cut: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(2 * time.Second) // more than 6 heartbeat timeouts
+	for time.Now().Before(deadline) {
+		r1, r2 := l.role("fw1"), l.role("fw2")
+		if r1 != "active" || r2 != "standby" {
+			t.Fatalf("roles changed with one path cut: fw1 %s, fw2 %s", r1, r2)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	events, err := l.clients["fw2"].Events(context.Background(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sawPathDown := false
+	for _, e := range events {
+		sawPathDown = sawPathDown || e.Type == "path-down"
+	}
+	if !sawPathDown {
+		t.Errorf("fw2 logged no path-down event for the cut control link")
+	}
+	if out, err := labCtl(t, l.name, l.dir, "restore", "fw2:ha"); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out)
+	}
+}
