@@ -103,7 +103,10 @@ func PlatformSpec(d *tandem.Device, role Role, self Identity) *sdk.PlatformSpec 
 			ports[name] = &sdk.Port{Name: name, Netdev: netdev(d, name), Unconfigured: true}
 		}
 	}
-	spec := &sdk.PlatformSpec{Firewall: firewallSpec(d, primary, interfaces, monitored)}
+	spec := &sdk.PlatformSpec{
+		Firewall:            firewallSpec(d, primary, interfaces, monitored),
+		GarpIntervalSeconds: uint32(d.GetHa().GetConfig().GetGratuitousArpInterval()),
+	}
 	for _, p := range ports {
 		p.Addresses = dedupe(p.Addresses)
 		spec.Ports = append(spec.Ports, p)

@@ -201,3 +201,18 @@ func TestFirewallSpec(t *testing.T) {
 		}
 	}
 }
+
+// SPEC: TKO-3
+// The periodic gratuitous ARP interval reaches the platform driver.
+func TestGratuitousARPInterval(t *testing.T) {
+	d := pairConfig(t)
+	if got := PlatformSpec(d, RoleActive, Identity{SerialNumber: "UNIT-A"}).GetGarpIntervalSeconds(); got != 0 {
+		t.Errorf("default interval %d, want 0 (off)", got)
+	}
+	if err := model.Set(d, "/ha/config/gratuitous-arp-interval", []byte("30")); err != nil {
+		t.Fatal(err)
+	}
+	if got := PlatformSpec(d, RoleActive, Identity{SerialNumber: "UNIT-A"}).GetGarpIntervalSeconds(); got != 30 {
+		t.Errorf("interval %d, want 30", got)
+	}
+}

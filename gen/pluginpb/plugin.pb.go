@@ -276,9 +276,15 @@ type PlatformSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Ports []*Port                `protobuf:"bytes,1,rep,name=ports,proto3" json:"ports,omitempty"`
 	// firewall is the unit's own input filter.
-	Firewall      *FirewallSpec `protobuf:"bytes,2,opt,name=firewall,proto3" json:"firewall,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Firewall *FirewallSpec `protobuf:"bytes,2,opt,name=firewall,proto3" json:"firewall,omitempty"`
+	// garp_interval_seconds, when not 0, makes the driver re-announce every
+	// address it holds on an up port at this interval (gratuitous ARP for
+	// IPv4, unsolicited neighbour advertisement for IPv6), in addition to the
+	// announcement it always makes when an Apply adds an address (TKO-3).
+	// 0 turns the periodic refresh off.
+	GarpIntervalSeconds uint32 `protobuf:"varint,3,opt,name=garp_interval_seconds,json=garpIntervalSeconds,proto3" json:"garp_interval_seconds,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *PlatformSpec) Reset() {
@@ -323,6 +329,13 @@ func (x *PlatformSpec) GetFirewall() *FirewallSpec {
 		return x.Firewall
 	}
 	return nil
+}
+
+func (x *PlatformSpec) GetGarpIntervalSeconds() uint32 {
+	if x != nil {
+		return x.GarpIntervalSeconds
+	}
+	return 0
 }
 
 // FirewallSpec protects the unit itself (traffic addressed to it, not
@@ -858,10 +871,11 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"\vconfig_json\x18\x03 \x01(\fR\n" +
 	"configJson\x12:\n" +
 	"\bplatform\x18\n" +
-	" \x01(\v2\x1e.tandem.plugin.v1.PlatformSpecR\bplatform\"x\n" +
+	" \x01(\v2\x1e.tandem.plugin.v1.PlatformSpecR\bplatform\"\xac\x01\n" +
 	"\fPlatformSpec\x12,\n" +
 	"\x05ports\x18\x01 \x03(\v2\x16.tandem.plugin.v1.PortR\x05ports\x12:\n" +
-	"\bfirewall\x18\x02 \x01(\v2\x1e.tandem.plugin.v1.FirewallSpecR\bfirewall\"\x8d\x01\n" +
+	"\bfirewall\x18\x02 \x01(\v2\x1e.tandem.plugin.v1.FirewallSpecR\bfirewall\x122\n" +
+	"\x15garp_interval_seconds\x18\x03 \x01(\rR\x13garpIntervalSeconds\"\x8d\x01\n" +
 	"\fFirewallSpec\x129\n" +
 	"\bha_links\x18\x01 \x03(\v2\x1e.tandem.plugin.v1.HALinkFilterR\ahaLinks\x12B\n" +
 	"\n" +

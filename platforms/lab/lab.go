@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"sync"
@@ -27,17 +28,28 @@ type lab struct {
 	nsName string
 	ns     *netns.NsHandle // nil: the plugin's own namespace
 
-	// mu guards h (netlink handles are not for concurrent use), ports and
-	// changed, and serialises Apply.
+	// mu guards h (netlink handles are not for concurrent use), ports,
+	// changed, held and the refresh fields, and serialises Apply.
 	mu      sync.Mutex
 	h       *netlink.Handle
 	nft     *nftables.Conn
 	ports   map[string]string // netdev -> port name, from the last intent
 	changed chan struct{}     // closed when ports changes
+	// held are the addresses Apply left on each admin-up port: what the
+	// rest of a burst and the periodic refresh may announce.
+	held         map[string]map[netip.Addr]bool
+	refreshEvery time.Duration // 0: no periodic refresh
+	refreshStop  chan struct{} // closed to stop the refresh goroutine
+
+	done chan struct{}  // closed by Close: background senders stop
+	wg   sync.WaitGroup // background senders
 }
 
 func newLab(nsName string, log *slog.Logger) (*lab, error) {
-	l := &lab{log: log, nsName: nsName, ports: map[string]string{}, changed: make(chan struct{})}
+	l := &lab{
+		log: log, nsName: nsName, ports: map[string]string{}, changed: make(chan struct{}),
+		held: map[string]map[netip.Addr]bool{}, done: make(chan struct{}),
+	}
 	if nsName == "" {
 		h, err := netlink.NewHandle()
 		if err != nil {
@@ -67,7 +79,10 @@ func newLab(nsName string, log *slog.Logger) (*lab, error) {
 	return l, nil
 }
 
+// Close stops the background announcements and releases the handles.
 func (l *lab) Close() {
+	close(l.done)
+	l.wg.Wait()
 	l.h.Close()
 	if l.ns != nil {
 		l.ns.Close()
@@ -91,6 +106,12 @@ type portPlan struct {
 // state, hardware address and exact set of global-scope addresses; an
 // unconfigured port only loses its global addresses. Nothing
 // is changed when the kernel already matches, so a repeated Apply reports 0.
+//
+// Addresses Apply adds to an up port (and all addresses of a port it
+// brings up or gives a new MAC) are announced on the segment (TKO-3, see
+// announce.go), also when a later port fails; a failed announcement is a
+// warning of the result, not an error. Addresses already held are not announced again
+// except by the periodic refresh of PlatformSpec.garp_interval_seconds.
 func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -154,16 +175,29 @@ func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, erro
 	}
 
 	res := &sdk.ApplyResult{}
+	var anns []announcement
+	// Whatever was added is announced, even if a later step fails: the
+	// retry would find the addresses held and not announce them.
+	defer func() { res.Warnings = append(res.Warnings, l.announce(anns)...) }()
 	for _, pl := range plans {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		n, err := l.applyPort(pl)
+		n, added, err := l.applyPort(pl)
 		res.Changes += uint32(n)
+		if len(added) > 0 {
+			anns = append(anns, announcement{port: pl.port.GetName(), netdev: pl.port.GetNetdev(), addrs: added})
+		}
 		if err != nil {
 			return nil, fmt.Errorf("port %s (netdev %q): %w (after %d changes)", pl.port.GetName(), pl.port.GetNetdev(), err, res.Changes)
 		}
 	}
+	for netdev := range l.held {
+		if _, ok := ports[netdev]; !ok {
+			delete(l.held, netdev)
+		}
+	}
+	l.setRefresh(time.Duration(in.GetPlatform().GetGarpIntervalSeconds()) * time.Second)
 	n, err := hostfw.Apply(l.nft, in.GetPlatform().GetFirewall())
 	res.Changes += uint32(n)
 	if err != nil {
@@ -180,18 +214,27 @@ func (l *lab) inNs() string {
 	return fmt.Sprintf(" in network namespace %q", l.nsName)
 }
 
-// applyPort converges one netdev and returns the number of kernel changes.
-func (l *lab) applyPort(pl portPlan) (int, error) {
-	changes := 0
+// applyPort converges one netdev and returns the number of kernel changes
+// and the addresses to announce: those it added to an up port, or all of
+// the port's addresses when it brought the port up or changed its MAC. It
+// records what the port holds in l.held.
+func (l *lab) applyPort(pl portPlan) (changes int, announce []netip.Addr, err error) {
+	netdev := pl.port.GetNetdev()
+	delete(l.held, netdev) // until converged
 	attrs := pl.link.Attrs()
 	if pl.port.GetUnconfigured() {
-		return l.convergeAddrs(pl, changes)
+		changes, _, err = l.convergeAddrs(pl, changes)
+		return changes, nil, err
 	}
+	// A new MAC makes every address of the port worth announcing: the
+	// neighbours' entries point to the old one.
+	announceAll := false
 	if pl.mac != nil && !bytes.Equal(attrs.HardwareAddr, pl.mac) {
 		if err := l.h.LinkSetHardwareAddr(pl.link, pl.mac); err != nil {
-			return changes, fmt.Errorf("set mac %s: %w", pl.mac, err)
+			return changes, nil, fmt.Errorf("set mac %s: %w", pl.mac, err)
 		}
 		changes++
+		announceAll = true
 	}
 	if up := attrs.Flags&net.FlagUp != 0; up != pl.port.GetAdminUp() {
 		var err error
@@ -201,22 +244,56 @@ func (l *lab) applyPort(pl portPlan) (int, error) {
 			err = l.h.LinkSetDown(pl.link)
 		}
 		if err != nil {
-			return changes, fmt.Errorf("set admin up=%t: %w", pl.port.GetAdminUp(), err)
+			return changes, nil, fmt.Errorf("set admin up=%t: %w", pl.port.GetAdminUp(), err)
 		}
 		changes++
+		announceAll = announceAll || pl.port.GetAdminUp()
 	}
-	return l.convergeAddrs(pl, changes)
+	changes, added, err := l.convergeAddrs(pl, changes)
+	if !pl.port.GetAdminUp() {
+		return changes, nil, err
+	}
+	held := map[netip.Addr]bool{}
+	for _, n := range pl.addrs {
+		held[ipAddr(n.IP)] = true
+	}
+	if announceAll && err == nil {
+		added = added[:0]
+		for a := range held {
+			added = append(added, a)
+		}
+	}
+	slices.SortFunc(added, netip.Addr.Compare)
+	if err == nil {
+		l.held[netdev] = held
+		return changes, added, nil
+	}
+	// Partly converged: announce (and let the burst continue for) what
+	// was added, nothing else.
+	partial := map[netip.Addr]bool{}
+	for _, a := range added {
+		partial[a] = true
+	}
+	l.held[netdev] = partial
+	return changes, added, err
+}
+
+// ipAddr converts a 4- or 16-byte IP address, unmapping IPv4.
+func ipAddr(ip net.IP) netip.Addr {
+	a, _ := netip.AddrFromSlice(ip)
+	return a.Unmap()
 }
 
 // convergeAddrs makes the netdev's global addresses exactly the plan's
-// and returns changes plus the kernel changes it made. Deleting a primary
-// IPv4 address can take its secondaries with it, so it converges in a few
-// rounds until the kernel agrees.
-func (l *lab) convergeAddrs(pl portPlan, changes int) (int, error) {
+// and returns changes plus the kernel changes it made, and the addresses it
+// added. Deleting a primary IPv4 address can take its secondaries with it,
+// so it converges in a few rounds until the kernel agrees.
+func (l *lab) convergeAddrs(pl portPlan, changes int) (int, []netip.Addr, error) {
+	var added []netip.Addr
 	for range 3 {
 		cur, err := l.h.AddrList(pl.link, netlink.FAMILY_ALL)
 		if err != nil {
-			return changes, fmt.Errorf("list addresses: %w", err)
+			return changes, added, fmt.Errorf("list addresses: %w", err)
 		}
 		have := map[string]netlink.Addr{}
 		for _, a := range cur {
@@ -238,26 +315,35 @@ func (l *lab) convergeAddrs(pl portPlan, changes int) (int, error) {
 			}
 		}
 		if len(missing) == 0 && len(extra) == 0 {
-			return changes, nil
+			return changes, added, nil
 		}
 		slices.SortFunc(missing, func(a, b *net.IPNet) int { return cmpStr(addrKey(a), addrKey(b)) })
 		for _, n := range missing {
-			if err := l.h.AddrAdd(pl.link, &netlink.Addr{IPNet: n}); err != nil {
-				return changes, fmt.Errorf("add address %s: %w", addrKey(n), err)
+			a := &netlink.Addr{IPNet: n}
+			if n.IP.To4() == nil {
+				// No duplicate address detection: a virtual address moves
+				// between units, and its announcement must not precede it.
+				a.Flags = unix.IFA_F_NODAD
+			}
+			if err := l.h.AddrAdd(pl.link, a); err != nil {
+				return changes, added, fmt.Errorf("add address %s: %w", addrKey(n), err)
 			}
 			changes++
+			if a := ipAddr(n.IP); !slices.Contains(added, a) {
+				added = append(added, a)
+			}
 		}
 		for _, a := range extra {
 			if err := l.h.AddrDel(pl.link, &a); err != nil {
 				if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) {
 					continue // went away with its primary
 				}
-				return changes, fmt.Errorf("remove address %s: %w", addrKey(a.IPNet), err)
+				return changes, added, fmt.Errorf("remove address %s: %w", addrKey(a.IPNet), err)
 			}
 			changes++
 		}
 	}
-	return changes, errors.New("addresses did not converge")
+	return changes, added, errors.New("addresses did not converge")
 }
 
 // kernelLinkLocal reports an IPv6 link-local address (fe80::/10), which
