@@ -137,3 +137,25 @@ func TestOnePathCutNoFailover(t *testing.T) {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
 }
+
+// SPEC: DET-3
+// SPEC: DET-6
+// A monitored link (the LAN) down on the active while the standby's is up
+// fails over to the standby; when the cable is back the pair stays as it
+// is (preempt is off).
+func TestMonitoredLinkDownFailsOver(t *testing.T) {
+	l := startPair(t)
+	if out, err := labCtl(t, l.name, l.dir, "cut", "fw1:lan"); err != nil {
+		t.Fatalf("cut: %v\n%s", err, out)
+	}
+	l.fw2.eventually("fw2 takes over for fw1's lost LAN link", 5*time.Second, func() bool {
+		return l.role("fw2") == "active" && l.role("fw1") == "standby" && l.fw2.hasAddr("x0", "192.0.2.1/24")
+	})
+	if out, err := labCtl(t, l.name, l.dir, "restore", "fw1:lan"); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out)
+	}
+	time.Sleep(time.Second)
+	if r1, r2 := l.role("fw1"), l.role("fw2"); r1 != "standby" || r2 != "active" {
+		t.Errorf("after the cable is back (preempt off): fw1 %s, fw2 %s; want standby, active", r1, r2)
+	}
+}
