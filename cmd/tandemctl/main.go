@@ -38,6 +38,8 @@ commands:
   config history [-n N]
   state [PATH]                     the state tree under PATH
   events [-n N] [-f]               the HA event log; -f follows it
+  ha status [-json]                both members side by side, paths, RTT
+  ha force-active|force-standby|reset|failover
   lab ...                          the network-namespace lab (tandemctl lab -h)
 `
 
@@ -89,6 +91,8 @@ func run(ctx context.Context, c *local.Client, args []string, out io.Writer) err
 		return events(ctx, c, args[1:], out)
 	case "lab":
 		return lab(ctx, args[1:], out)
+	case "ha":
+		return haCmd(ctx, c, args[1:], out)
 	}
 	return errUsage
 }

@@ -153,7 +153,7 @@ func (d *Daemon) serve(ctx context.Context) error {
 	go func() { defer wg.Done(); d.followRevisions(ctx) }()
 	go func() { defer wg.Done(); d.followPlugins(ctx) }()
 	api := local.NewServer(local.Deps{
-		Store: d.store, Tree: d.tree, Events: d.events, Status: d.status, Logger: d.log,
+		Store: d.store, Tree: d.tree, Events: d.events, Status: d.status, HA: d.ha, Logger: d.log,
 	})
 	d.log.Info("tandemd serving", "socket", d.cfg.Socket, "unit", d.cfg.SerialNumber, "plugins", len(d.host.Plugins()))
 	return api.Serve(ctx, d.cfg.Socket)

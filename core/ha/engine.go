@@ -64,7 +64,7 @@ type Engine struct {
 	admin   chan fsm.Command
 	recv    chan datagram
 	done    chan struct{}
-	status  chan chan fsm.State
+	statusQ chan chan Status
 
 	// Owned by the Run goroutine.
 	setup    setup
@@ -101,7 +101,7 @@ func New(opts Options) (*Engine, error) {
 		opts: opts, log: opts.Logger.With("component", "ha"), start: time.Now(), epoch: epoch,
 		configs: make(chan *tandem.Device, 1), links: make(chan map[string]bool, 1),
 		admin: make(chan fsm.Command, 4), recv: make(chan datagram, 64),
-		done: make(chan struct{}), status: make(chan chan fsm.State),
+		done: make(chan struct{}), statusQ: make(chan chan Status),
 		local: map[string]bool{},
 	}, nil
 }
@@ -136,20 +136,6 @@ func (e *Engine) Admin(cmd fsm.Command) error {
 	default:
 		return errors.New("ha: too many admin commands queued")
 	}
-}
-
-// State returns the machine's status, or false when HA does not run.
-func (e *Engine) State(ctx context.Context) (fsm.State, bool) {
-	reply := make(chan fsm.State, 1)
-	select {
-	case e.status <- reply:
-	case <-ctx.Done():
-		return fsm.State{}, false
-	case <-e.done:
-		return fsm.State{}, false
-	}
-	s := <-reply
-	return s, s.Serial != ""
 }
 
 func replaceLatest[T any](ch chan T, v T) {
@@ -194,12 +180,8 @@ func (e *Engine) Run(ctx context.Context) {
 			e.handle(e.machine.Step(fsm.Admin{At: time.Now(), Cmd: cmd}))
 		case dg := <-e.recv:
 			e.receive(dg)
-		case reply := <-e.status:
-			if e.machine == nil {
-				reply <- fsm.State{}
-			} else {
-				reply <- e.machine.State()
-			}
+		case reply := <-e.statusQ:
+			reply <- e.snapshot()
 		case now := <-tick.C:
 			if e.machine == nil {
 				continue

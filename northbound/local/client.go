@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/tandem-ha/tandem/core/ha"
 	"github.com/tandem-ha/tandem/core/store"
 	"github.com/tandem-ha/tandem/core/telemetry"
 	"github.com/tandem-ha/tandem/core/validate"
@@ -125,6 +126,18 @@ func (c *Client) State(ctx context.Context, path string) ([]byte, error) {
 	var raw json.RawMessage
 	err := c.do(ctx, http.MethodGet, "/v1/state?path="+url.QueryEscape(path), nil, &raw)
 	return raw, err
+}
+
+// HAStatus returns the HA pair's status.
+func (c *Client) HAStatus(ctx context.Context) (ha.Status, error) {
+	var st ha.Status
+	return st, c.do(ctx, http.MethodGet, "/v1/ha", nil, &st)
+}
+
+// HAAdmin runs an HA admin command: force-active, force-standby, reset or
+// failover.
+func (c *Client) HAAdmin(ctx context.Context, cmd string) error {
+	return c.do(ctx, http.MethodPost, "/v1/ha/"+url.PathEscape(cmd), struct{}{}, nil)
 }
 
 // Events lists up to limit events after sequence number after.

@@ -12,10 +12,13 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/tandem-ha/tandem/core/ha"
+	"github.com/tandem-ha/tandem/core/ha/fsm"
 	"github.com/tandem-ha/tandem/core/model"
 	"github.com/tandem-ha/tandem/core/store"
 	"github.com/tandem-ha/tandem/core/telemetry"
@@ -33,7 +36,15 @@ type Deps struct {
 	Events *telemetry.EventLog
 	// Status returns the unit summary; the daemon fills it.
 	Status func() Status
+	// HA is the pair engine.
+	HA     HA
 	Logger *slog.Logger
+}
+
+// HA is what the local API needs of the pair engine.
+type HA interface {
+	Status(ctx context.Context) ha.Status
+	Admin(cmd fsm.Command) error
 }
 
 // Server is the local API server.
@@ -62,6 +73,8 @@ func NewServer(deps Deps) *Server {
 	s.mux.HandleFunc("GET /v1/config/history", s.history)
 	s.mux.HandleFunc("GET /v1/state", s.state)
 	s.mux.HandleFunc("GET /v1/events", s.events)
+	s.mux.HandleFunc("GET /v1/ha", s.haStatus)
+	s.mux.HandleFunc("POST /v1/ha/{command}", s.haAdmin)
 	return s
 }
 
@@ -385,6 +398,28 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+func (s *Server) haStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.deps.HA.Status(r.Context()))
+}
+
+// haAdmin runs force-active, force-standby, reset or failover (ROLE-4).
+func (s *Server) haAdmin(w http.ResponseWriter, r *http.Request) {
+	cmd := fsm.Command(r.PathValue("command"))
+	if !slices.Contains(ha.Commands, cmd) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("ha command %q: use force-active, force-standby, reset or failover", cmd))
+		return
+	}
+	if st := s.deps.HA.Status(r.Context()); !st.Running {
+		writeError(w, http.StatusConflict, fmt.Errorf("ha %s: the HA pair is not running (%s)", cmd, st.Reason))
+		return
+	}
+	if err := s.deps.HA.Admin(cmd); err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // recentEvents returns the events after sequence after; with after 0,

@@ -2,12 +2,16 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/core/ha"
 	"github.com/tandem-ha/tandem/northbound/local"
 )
 
@@ -157,5 +161,56 @@ func TestMonitoredLinkDownFailsOver(t *testing.T) {
 	time.Sleep(time.Second)
 	if r1, r2 := l.role("fw1"), l.role("fw2"); r1 != "standby" || r2 != "active" {
 		t.Errorf("after the cable is back (preempt off): fw1 %s, fw2 %s; want standby, active", r1, r2)
+	}
+}
+
+// haCtl runs `tandemctl ha ...` against one unit of the lab.
+func (l *pairLab) haCtl(unitName string, args ...string) string {
+	l.t.Helper()
+	full := append([]string{"-socket", filepath.Join(l.dir, unitName+".sock"), "ha"}, args...)
+	out, err := exec.Command(filepath.Join(bin, "tandemctl"), full...).CombinedOutput()
+	if err != nil {
+		l.t.Fatalf("tandemctl ha %v on %s: %v\n%s", args, unitName, err, out)
+	}
+	return string(out)
+}
+
+// SPEC: ROLE-4
+// SPEC: DET-8
+// Forced standby hands the role over and shows in status; reset returns
+// to automatic without a switch (preempt off); an admin failover moves
+// the role back. Status shows both members and each path's RTT.
+func TestForcedStatusAndAdminFailover(t *testing.T) {
+	l := startPair(t)
+	l.haCtl("fw1", "force-standby")
+	l.fw2.eventually("fw2 active after fw1 is forced standby", 5*time.Second, func() bool {
+		return l.role("fw2") == "active" && l.role("fw1") == "standby"
+	})
+	var st ha.Status
+	if err := json.Unmarshal([]byte(l.haCtl("fw1", "status", "-json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Self.Forced != "standby" || st.Peer == nil || st.Peer.Role != "active" || st.Peer.Serial != "LAB-FW2" {
+		t.Errorf("status after force-standby: self %+v peer %+v", st.Self, st.Peer)
+	}
+	for _, p := range st.Paths {
+		if !p.Up || p.RTT <= 0 || p.RTT > time.Second {
+			t.Errorf("path %s: up %v, rtt %v; want up with a measured RTT", p.Name, p.Up, p.RTT)
+		}
+	}
+	l.haCtl("fw1", "reset")
+	time.Sleep(time.Second)
+	if r := l.role("fw2"); r != "active" {
+		t.Errorf("reset switched the pair back without preempt: fw2 %s", r)
+	}
+	l.haCtl("fw2", "failover")
+	l.fw1.eventually("fw1 active again after an admin failover on fw2", 5*time.Second, func() bool {
+		return l.role("fw1") == "active" && l.role("fw2") == "standby"
+	})
+	text := l.haCtl("fw1", "status")
+	for _, want := range []string{"THIS UNIT", "PEER", "LAB-FW2", "control", "backup", "RTT"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("ha status lacks %q:\n%s", want, text)
+		}
 	}
 }

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tandem-ha/tandem/core/ha"
+	"github.com/tandem-ha/tandem/northbound/local"
+)
+
+// haCmd runs `tandemctl ha status|force-active|force-standby|reset|failover`.
+func haCmd(ctx context.Context, c *local.Client, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("ha status [-json] | force-active | force-standby | reset | failover")
+	}
+	if args[0] != "status" {
+		if err := c.HAAdmin(ctx, args[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s: done\n", args[0])
+		return nil
+	}
+	st, err := c.HAStatus(ctx)
+	if err != nil {
+		return err
+	}
+	if len(args) > 1 && args[1] == "-json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	printHA(out, st)
+	return nil
+}
+
+// printHA shows both members side by side, as hainfo does.
+func printHA(out io.Writer, st ha.Status) {
+	if !st.Running {
+		fmt.Fprintf(out, "HA is not running: %s\n", st.Reason)
+		return
+	}
+	peer := ha.Member{Serial: "(not heard)"}
+	if st.Peer != nil {
+		peer = *st.Peer
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	row := func(name string, a, b any) { fmt.Fprintf(tw, "%s\t%v\t%v\n", name, a, b) }
+	row("", "THIS UNIT", "PEER")
+	row("serial", st.Self.Serial, peer.Serial)
+	row("designation", st.Self.Designation, orDash(peer.Designation))
+	row("role", st.Self.Role, orDash(peer.Role))
+	row("since", st.Self.Since.Local().Format(time.DateTime), "-")
+	row("quality", fmt.Sprintf("%d%%", st.Self.Quality), fmt.Sprintf("%d%%", peer.Quality))
+	row("priority", st.Self.Priority, peer.Priority)
+	row("forced", st.Self.Forced, orDash(peer.Forced))
+	row("model", st.Self.Model, orDash(peer.Model))
+	row("firmware", st.Self.Firmware, orDash(peer.Firmware))
+	row("bulk sync", st.Self.BulkSync, peer.BulkSync)
+	tw.Flush()
+	if st.Degraded || st.Refused {
+		fmt.Fprintf(out, "\npair: degraded=%v refused=%v: %s\n", st.Degraded, st.Refused, st.PairReason)
+	}
+	fmt.Fprintln(out)
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PATH\tLOCAL\tPEER\tSTATE\tRTT\tLAST HEARTBEAT")
+	for _, p := range st.Paths {
+		state, last := "down", "-"
+		if p.Up {
+			state = "ok"
+		}
+		if !p.LastHeartbeat.IsZero() {
+			last = time.Since(p.LastHeartbeat).Round(time.Millisecond).String() + " ago"
+		}
+		rtt := "-"
+		if p.RTT > 0 {
+			rtt = p.RTT.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Local, p.Peer, state, rtt, last)
+	}
+	tw.Flush()
+	c := st.Counters
+	fmt.Fprintf(out, "\nheartbeats accepted %d; refused: bad auth %d, malformed %d, replayed %d, reflected %d, unencrypted %d\n",
+		c.Accepted, c.BadAuth, c.Malformed, c.Replayed, c.Reflected, c.Unencrypted)
+}
