@@ -154,6 +154,7 @@ func (d *Daemon) serve(ctx context.Context) error {
 	go func() { defer wg.Done(); d.followPlugins(ctx) }()
 	api := local.NewServer(local.Deps{
 		Store: d.store, Tree: d.tree, Events: d.events, Status: d.status, HA: d.ha, Logger: d.log,
+		MayConfigure: d.mayConfigure,
 	})
 	d.log.Info("tandemd serving", "socket", d.cfg.Socket, "unit", d.cfg.SerialNumber, "plugins", len(d.host.Plugins()))
 	return api.Serve(ctx, d.cfg.Socket)
@@ -390,6 +391,21 @@ func (d *Daemon) event(e telemetry.Event) {
 		d.log.Warn("event log", "err", err)
 	}
 	d.log.Info(e.Message, "event", e.Type)
+}
+
+// mayConfigure refuses configuration changes on a standby (CFG-1): the
+// configuration is changed on the active, which syncs it to the standby.
+func (d *Daemon) mayConfigure() error {
+	if d.rec.Role() != reconcile.RoleStandby {
+		return nil
+	}
+	active := "the active unit"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if st := d.ha.Status(ctx); st.Peer != nil && st.Peer.Role == string(reconcile.RoleActive) {
+		active = "the active unit " + st.Peer.Serial
+	}
+	return fmt.Errorf("this unit (%s) is the standby: change the configuration on %s, which syncs it here (CFG-1)", d.cfg.SerialNumber, active)
 }
 
 // status is the unit summary of the local API.

@@ -37,8 +37,11 @@ type Deps struct {
 	// Status returns the unit summary; the daemon fills it.
 	Status func() Status
 	// HA is the pair engine.
-	HA     HA
-	Logger *slog.Logger
+	HA HA
+	// MayConfigure refuses configuration changes on a unit that must not
+	// take them (a standby, CFG-1); nil allows them.
+	MayConfigure func() error
+	Logger       *slog.Logger
 }
 
 // HA is what the local API needs of the pair engine.
@@ -187,6 +190,9 @@ func (s *Server) getConfig(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) replaceCandidate(w http.ResponseWriter, r *http.Request) {
+	if !s.configurable(w) {
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, err)
@@ -201,6 +207,9 @@ func (s *Server) replaceCandidate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) set(w http.ResponseWriter, r *http.Request) {
+	if !s.configurable(w) {
+		return
+	}
 	var req SetRequest
 	if !readJSON(w, r, &req) {
 		return
@@ -211,6 +220,9 @@ func (s *Server) set(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
+	if !s.configurable(w) {
+		return
+	}
 	var req DeleteRequest
 	if !readJSON(w, r, &req) {
 		return
@@ -229,6 +241,9 @@ func (s *Server) editResult(w http.ResponseWriter, err error) {
 }
 
 func (s *Server) commit(w http.ResponseWriter, r *http.Request) {
+	if !s.configurable(w) {
+		return
+	}
 	var req CommitRequest
 	if !readJSON(w, r, &req) {
 		return
@@ -247,6 +262,9 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request) {
+	if !s.configurable(w) {
+		return
+	}
 	s.editResult(w, s.deps.Store.Confirm(session(r), s.meta(r, "confirmed")))
 }
 
@@ -255,6 +273,9 @@ func (s *Server) discard(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request) {
+	if !s.configurable(w) {
+		return
+	}
 	var req RollbackRequest
 	if !readJSON(w, r, &req) {
 		return
@@ -420,6 +441,19 @@ func (s *Server) haAdmin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// configurable answers 403 with the reason when this unit refuses
+// configuration changes.
+func (s *Server) configurable(w http.ResponseWriter) bool {
+	if s.deps.MayConfigure == nil {
+		return true
+	}
+	if err := s.deps.MayConfigure(); err != nil {
+		writeError(w, http.StatusForbidden, err)
+		return false
+	}
+	return true
 }
 
 // recentEvents returns the events after sequence after; with after 0,

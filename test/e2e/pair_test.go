@@ -214,3 +214,28 @@ func TestForcedStatusAndAdminFailover(t *testing.T) {
 		}
 	}
 }
+
+// SPEC: CFG-1
+// A standby refuses configuration changes, naming the active to use; the
+// active accepts them.
+func TestStandbyRefusesConfiguration(t *testing.T) {
+	l := startPair(t)
+	ctl := func(unitName string, args ...string) (string, error) {
+		full := append([]string{"-socket", filepath.Join(l.dir, unitName+".sock"), "config"}, args...)
+		out, err := exec.Command(filepath.Join(bin, "tandemctl"), full...).CombinedOutput()
+		return string(out), err
+	}
+	out, err := ctl("fw2", "set", "/interfaces/interface[name=X0]/config/description", "lan")
+	if err == nil || !strings.Contains(out, "standby") || !strings.Contains(out, "LAB-FW1") || !strings.Contains(out, "CFG-1") {
+		t.Errorf("the standby accepted a change or said too little: %v\n%s", err, out)
+	}
+	if out, err := ctl("fw2", "commit"); err == nil {
+		t.Errorf("the standby accepted a commit:\n%s", out)
+	}
+	if out, err := ctl("fw1", "set", "/interfaces/interface[name=X0]/config/description", "lan"); err != nil {
+		t.Fatalf("the active refused a change: %v\n%s", err, out)
+	}
+	if out, err := ctl("fw1", "commit", "-m", "on the active"); err != nil || !strings.Contains(out, "running revision 2") {
+		t.Errorf("commit on the active: %v\n%s", err, out)
+	}
+}
