@@ -8,7 +8,7 @@ PLUGINS   := $(BIN)/plugins
 GOFLAGS   ?=
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all deps gen gen-check build test lint yanglint bench demo clean
+.PHONY: all deps gen gen-check build test lint yanglint bench demo demo-unit clean
 
 all: build
 
@@ -45,7 +45,12 @@ test: deps gen-check lint
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/ | tee bench/last.txt
 
+# The pair demo: a TCP transfer through the pair, kill -9 of the active.
 demo: deps build
+	$(BIN)/tandemctl lab -name tdmdemo demo
+
+# The single-unit demo: datastore, validation, confirmed commit, plugin crash, drift.
+demo-unit: deps build
 	scripts/demo.sh
 
 clean:

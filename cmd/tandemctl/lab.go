@@ -20,6 +20,8 @@ const labUsage = `usage: tandemctl lab [-name NAME] [-dir DIR] COMMAND
 commands:
   up [-bin DIR]        build the lab (client, fw1, fw2, server; LAN, WAN, HA,
                        backup HA) and start tandemd in fw1 and fw2
+  demo                 build a lab, run a TCP transfer through the pair, kill -9
+                       the active, report the takeover, tear the lab down
   down                 stop the units and remove every namespace of the lab
   status               namespaces, units, their roles and revisions
   kill UNIT            power a unit off: kill -9 tandemd and take its ports down
@@ -44,8 +46,11 @@ func lab(ctx context.Context, args []string, out io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	if args[0] == "up" {
+	switch args[0] {
+	case "up":
 		return labUp(args[1:], *name, *dir, out)
+	case "demo":
+		return labDemo(ctx, args[1:], *name, *dir, out)
 	}
 	l, err := topo.Load(*dir)
 	if err != nil {

@@ -3,12 +3,12 @@ package e2e
 import (
 	"net"
 	"os"
-	"runtime"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+
+	"github.com/tandem-ha/tandem/platforms/lab/topo"
 )
 
 // ping sends one ICMP echo request from inside network namespace ns to
@@ -18,7 +18,7 @@ func ping(ns, dst string) (bool, error) { return pingFrom(ns, "0.0.0.0", dst) }
 // pingFrom is ping with the request's source address chosen.
 func pingFrom(ns, src, dst string) (bool, error) {
 	var conn *icmp.PacketConn
-	if err := inNetns(ns, func() (err error) {
+	if err := topo.InNetns(ns, func() (err error) {
 		conn, err = icmp.ListenPacket("ip4:icmp", src)
 		return err
 	}); err != nil {
@@ -52,34 +52,4 @@ func pingFrom(ns, src, dst string) (bool, error) {
 			return true, nil
 		}
 	}
-}
-
-// inNetns runs fn on an OS thread inside network namespace ns. Sockets fn
-// opens stay in ns after it returns. The thread goes back to the
-// scheduler only once it is back in its own namespace (a locked thread
-// that is never unlocked dies with its goroutine).
-func inNetns(ns string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer func() {
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-	}()
-	return fn()
 }

@@ -8,13 +8,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandem-ha/tandem/platforms/lab/topo"
 )
 
 // echoServer listens in namespace ns and echoes every line back.
 func echoServer(t *testing.T, ns, addr string) {
 	t.Helper()
 	var ln net.Listener
-	if err := inNetns(ns, func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+	if err := topo.InNetns(ns, func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
 		t.Fatalf("listen in %s: %v", ns, err)
 	}
 	t.Cleanup(func() { ln.Close() })
@@ -32,7 +34,7 @@ func echoServer(t *testing.T, ns, addr string) {
 // dialFrom opens a TCP connection from namespace ns.
 func dialFrom(ns, addr string, timeout time.Duration) (net.Conn, error) {
 	var c net.Conn
-	err := inNetns(ns, func() (err error) { c, err = net.DialTimeout("tcp", addr, timeout); return err })
+	err := topo.InNetns(ns, func() (err error) { c, err = net.DialTimeout("tcp", addr, timeout); return err })
 	return c, err
 }
 
