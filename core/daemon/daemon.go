@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/core/ha"
+	"github.com/tandem-ha/tandem/core/ha/configsync"
 	"github.com/tandem-ha/tandem/core/ha/fsm"
 	"github.com/tandem-ha/tandem/core/model"
 	"github.com/tandem-ha/tandem/core/pluginhost"
@@ -61,6 +62,7 @@ type Daemon struct {
 	host   *pluginhost.Host
 	rec    *reconcile.Reconciler
 	ha     *ha.Engine
+	sync   *configsync.Syncer
 
 	mu      sync.Mutex
 	running *tandem.Device
@@ -118,7 +120,10 @@ func start(ctx context.Context, cfg Config) (*Daemon, error) {
 	})
 	d.ha, err = ha.New(ha.Options{
 		Serial: cfg.SerialNumber, Firmware: Version, DataDir: cfg.DataDir, Logger: cfg.Logger,
-		OnRole: func(role fsm.Role, reason string) { d.rec.SetRole(reconcile.Role(role)) },
+		OnRole: func(role fsm.Role, reason string) {
+			d.rec.SetRole(reconcile.Role(role))
+			d.sync.Trigger()
+		},
 		OnEvent: func(kind, severity, msg string) {
 			d.event(telemetry.Event{Type: kind, Severity: severity, Message: msg})
 		},
@@ -129,12 +134,20 @@ func start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.events.Close()
 		return nil, err
 	}
+	d.sync = configsync.New(configsync.Options{
+		Serial: cfg.SerialNumber, Store: d.store, Logger: cfg.Logger, State: d.tree,
+		Role: func() string { return string(d.rec.Role()) },
+		OnEvent: func(kind, severity, msg string) {
+			d.event(telemetry.Event{Type: kind, Severity: severity, Message: msg})
+		},
+	})
 	if err := d.host.Start(ctx); err != nil {
 		d.close()
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
 	d.rec.SetRole(roleFor(running, d.rec.Role()))
 	d.ha.Configure(running)
+	d.sync.Configure(running)
 	if err := d.rec.SetConfig(running, info.ID); err != nil {
 		d.close()
 		return nil, err
@@ -147,9 +160,10 @@ func (d *Daemon) serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() { cancel(); wg.Wait() }()
-	wg.Add(4)
+	wg.Add(5)
 	go func() { defer wg.Done(); d.rec.Run(ctx) }()
 	go func() { defer wg.Done(); d.ha.Run(ctx) }()
+	go func() { defer wg.Done(); d.sync.Run(ctx) }()
 	go func() { defer wg.Done(); d.followRevisions(ctx) }()
 	go func() { defer wg.Done(); d.followPlugins(ctx) }()
 	api := local.NewServer(local.Deps{
@@ -263,6 +277,7 @@ func (d *Daemon) followRevisions(ctx context.Context) {
 			d.mu.Unlock()
 			d.rec.SetRole(roleFor(running, d.rec.Role()))
 			d.ha.Configure(running)
+			d.sync.Configure(running)
 			if err := d.rec.SetConfig(running, cur.ID); err != nil {
 				d.log.Error("reconcile", "err", err)
 			}

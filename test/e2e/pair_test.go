@@ -239,3 +239,34 @@ func TestStandbyRefusesConfiguration(t *testing.T) {
 		t.Errorf("commit on the active: %v\n%s", err, out)
 	}
 }
+
+// SPEC: CFG-2
+// SPEC: CFG-4
+// A revision committed on the active reaches the standby by itself, as a
+// revision of origin sync; the active reports the standby in sync.
+func TestConfigurationSyncsToTheStandby(t *testing.T) {
+	l := startPair(t)
+	ctl := func(unitName string, args ...string) string {
+		full := append([]string{"-socket", filepath.Join(l.dir, unitName+".sock")}, args...)
+		out, err := exec.Command(filepath.Join(bin, "tandemctl"), full...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tandemctl %v on %s: %v\n%s", args, unitName, err, out)
+		}
+		return string(out)
+	}
+	ctl("fw1", "config", "set", "/interfaces/interface[name=X0]/config/description", "inside")
+	ctl("fw1", "config", "commit", "-m", "describe the LAN")
+	l.fw2.eventually("the standby holds the new description", 10*time.Second, func() bool {
+		return strings.Contains(ctl("fw2", "config", "show"), `"inside"`)
+	})
+	if hist := ctl("fw2", "config", "history"); !strings.Contains(hist, "sync") || !strings.Contains(hist, "LAB-FW1") {
+		t.Errorf("standby history lacks a sync revision from LAB-FW1:\n%s", hist)
+	}
+	l.fw1.eventually("the active reports the standby in sync", 10*time.Second, func() bool {
+		out := ctl("fw1", "state", "/ha/devices/device[serial-number=LAB-FW2]/state/config-in-sync")
+		return strings.Contains(out, "true")
+	})
+	if events := ctl("fw1", "events"); !strings.Contains(events, "config-sync") {
+		t.Errorf("the active logged no config-sync event:\n%s", events)
+	}
+}

@@ -1,0 +1,248 @@
+package configsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"syscall"
+	"time"
+
+	"github.com/tandem-ha/tandem/core/store"
+	"github.com/tandem-ha/tandem/gen/tandem"
+)
+
+// retryEvery is how often the active checks that the standby is in sync
+// even when nothing was committed (the standby may have restarted).
+const retryEvery = 3 * time.Second
+
+// Options assemble a Syncer.
+type Options struct {
+	// Serial is this unit's serial number.
+	Serial string
+	// Store is this unit's datastore.
+	Store *store.Store
+	// Role returns this unit's HA role now.
+	Role func() string
+	// Logger receives the syncer's logs.
+	Logger *slog.Logger
+	// OnEvent receives events for the HA event log.
+	OnEvent func(kind, severity, message string)
+	// State receives the per-member sync status (CFG-4).
+	State interface {
+		Update(path string, v any) error
+	}
+}
+
+// endpoints is where sync runs: this unit's and the peer's control link
+// addresses, and the key.
+type endpoints struct {
+	listen, peer netip.AddrPort
+	peerSerial   string
+	key          string
+}
+
+// Syncer serves pushes while standby and pushes while active.
+type Syncer struct {
+	opts    Options
+	log     *slog.Logger
+	configs chan endpoints
+	trigger chan struct{}
+	lastErr string
+}
+
+// New returns a syncer; Run starts it.
+func New(opts Options) *Syncer {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Syncer{opts: opts, log: opts.Logger.With("component", "configsync"),
+		configs: make(chan endpoints, 1), trigger: make(chan struct{}, 1)}
+}
+
+// Configure derives the sync endpoints from the running configuration:
+// the HA control link (else the backup link) addresses of both units.
+func (s *Syncer) Configure(d *tandem.Device) {
+	var ep endpoints
+	ha := d.GetHa()
+	self := ha.GetDevices().GetDevice(s.opts.Serial).GetConfig()
+	mode := ha.GetConfig().GetMode()
+	paired := mode == tandem.TandemHa_HaMode_active_standby || mode == tandem.TandemHa_HaMode_active_active_dpi
+	if paired && self != nil && ha.GetConfig().GetPreSharedKey() != "" {
+		ep.key = ha.GetConfig().GetPreSharedKey()
+		if devs := ha.GetDevices(); devs != nil {
+			for serial, dev := range devs.Device {
+				if serial != s.opts.Serial && dev.GetConfig().GetClusterNode() == 0 {
+					ep.peerSerial = serial
+				}
+			}
+		}
+		primary := self.GetDesignation() == tandem.TandemTypes_UnitDesignation_primary
+		for _, fn := range []tandem.E_TandemHa_HaLinkFunction{tandem.TandemHa_HaLinkFunction_control, tandem.TandemHa_HaLinkFunction_backup_control} {
+			link := ha.GetLinks().GetLink(fn).GetConfig()
+			own, peer := link.GetSecondaryAddress(), link.GetPrimaryAddress()
+			if primary {
+				own, peer = peer, own
+			}
+			lp, err1 := netip.ParsePrefix(own)
+			pp, err2 := netip.ParsePrefix(peer)
+			if link != nil && err1 == nil && err2 == nil {
+				ep.listen = netip.AddrPortFrom(lp.Addr(), link.GetUdpPort())
+				ep.peer = netip.AddrPortFrom(pp.Addr(), link.GetUdpPort())
+				break
+			}
+		}
+	}
+	for {
+		select {
+		case s.configs <- ep:
+			s.Trigger()
+			return
+		default:
+			select {
+			case <-s.configs:
+			default:
+			}
+		}
+	}
+}
+
+// Trigger asks for a push now (a new revision, a role change).
+func (s *Syncer) Trigger() {
+	select {
+	case s.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Run serves and pushes until ctx ends.
+func (s *Syncer) Run(ctx context.Context) {
+	var ep endpoints
+	stop := make(chan struct{}) // closed to end the current listener
+	defer func() { close(stop) }()
+	tick := time.NewTicker(retryEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case next := <-s.configs:
+			if next != ep {
+				close(stop)
+				stop = make(chan struct{})
+				ep = next
+				if ep.listen.IsValid() {
+					go s.listen(ctx, stop, ep)
+				}
+			}
+		case <-s.trigger:
+			s.pushOnce(ctx, ep)
+		case <-tick.C:
+			s.pushOnce(ctx, ep)
+		}
+	}
+}
+
+// pushOnce brings the standby in sync if this unit is active.
+func (s *Syncer) pushOnce(ctx context.Context, ep endpoints) {
+	if !ep.peer.IsValid() || s.opts.Role() != "active" {
+		return
+	}
+	key, err := deriveKey(ep.key)
+	if err != nil {
+		return
+	}
+	out, err := pushTo(ctx, ep.peer.String(), s.opts.Serial, key, s.opts.Store)
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	base := fmt.Sprintf("/ha/devices/device[serial-number=%s]/state/", ep.peerSerial)
+	if err != nil {
+		if errors.Is(err, errNotAccepting) || s.lastErr == err.Error() {
+			return
+		}
+		s.lastErr = err.Error()
+		s.update(base+"config-in-sync", false)
+		s.event("config-sync-failed", "warning", fmt.Sprintf("configuration not synced to %s: %v", ep.peerSerial, err))
+		return
+	}
+	s.lastErr = ""
+	_, info := s.opts.Store.Running()
+	s.update(fmt.Sprintf("/ha/devices/device[serial-number=%s]/state/config-revision", s.opts.Serial), info.ID)
+	s.update(base+"config-revision", out.PeerRevision)
+	s.update(base+"config-in-sync", true)
+	if out.Mode == "" {
+		return
+	}
+	s.update(base+"last-config-sync", now)
+	detail := out.Mode
+	if out.Mode == ModeIncremental {
+		detail = fmt.Sprintf("incremental, %d change(s)", out.Changes)
+	}
+	s.event("config-sync", "info", fmt.Sprintf("revision %d synced to %s (%s); its revision %d", info.ID, ep.peerSerial, detail, out.PeerRevision))
+}
+
+// listen accepts push sessions on this unit's control link address until
+// stop is closed or ctx ends.
+func (s *Syncer) listen(ctx context.Context, stop <-chan struct{}, ep endpoints) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_IP, syscall.IP_FREEBIND, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	ln, err := lc.Listen(ctx, "tcp", ep.listen.String())
+	if err != nil {
+		s.event("config-sync-failed", "error", fmt.Sprintf("config sync listener on %s: %v", ep.listen, err))
+		return
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-stop:
+		}
+		ln.Close()
+	}()
+	key, err := deriveKey(ep.key)
+	if err != nil {
+		return
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		accepting := s.opts.Role() != "active"
+		out, from, err := serve(ctx, c, s.opts.Serial, key, s.opts.Store, accepting)
+		switch {
+		case err != nil:
+			s.event("config-sync-failed", "warning", fmt.Sprintf("configuration push from %s refused: %v", orUnknown(from), err))
+		case out.Mode != "":
+			s.update(fmt.Sprintf("/ha/devices/device[serial-number=%s]/state/last-config-sync", s.opts.Serial), time.Now().UTC().Format(time.RFC3339Nano))
+			s.event("config-sync", "info", fmt.Sprintf("configuration received from %s (%s) as revision %d", from, out.Mode, out.PeerRevision))
+		}
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown peer"
+	}
+	return s
+}
+
+func (s *Syncer) event(kind, severity, msg string) {
+	if s.opts.OnEvent != nil {
+		s.opts.OnEvent(kind, severity, msg)
+	}
+}
+
+func (s *Syncer) update(path string, v any) {
+	if s.opts.State == nil {
+		return
+	}
+	if err := s.opts.State.Update(path, v); err != nil {
+		s.log.Debug("state update refused", "path", path, "err", err)
+	}
+}
