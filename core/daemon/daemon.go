@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandem-ha/tandem/core/alert"
 	"github.com/tandem-ha/tandem/core/ha"
 	"github.com/tandem-ha/tandem/core/ha/configsync"
 	"github.com/tandem-ha/tandem/core/ha/fsm"
@@ -63,6 +64,7 @@ type Daemon struct {
 	rec    *reconcile.Reconciler
 	ha     *ha.Engine
 	sync   *configsync.Syncer
+	alerts *alert.Notifier
 
 	mu      sync.Mutex
 	running *tandem.Device
@@ -141,6 +143,8 @@ func start(ctx context.Context, cfg Config) (*Daemon, error) {
 			d.event(telemetry.Event{Type: kind, Severity: severity, Message: msg})
 		},
 	})
+	d.alerts = alert.New(alert.Config{Unit: cfg.SerialNumber, Version: Version, Events: d.events, Logger: cfg.Logger, Syslog: true})
+	d.setWebhook(running)
 	if err := d.host.Start(ctx); err != nil {
 		d.close()
 		return nil, fmt.Errorf("plugins: %w", err)
@@ -160,10 +164,16 @@ func (d *Daemon) serve(ctx context.Context) error {
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() { cancel(); wg.Wait() }()
-	wg.Add(5)
+	wg.Add(6)
 	go func() { defer wg.Done(); d.rec.Run(ctx) }()
 	go func() { defer wg.Done(); d.ha.Run(ctx) }()
 	go func() { defer wg.Done(); d.sync.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		if err := d.alerts.Run(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("alerts stopped", "err", err)
+		}
+	}()
 	go func() { defer wg.Done(); d.followRevisions(ctx) }()
 	go func() { defer wg.Done(); d.followPlugins(ctx) }()
 	api := local.NewServer(local.Deps{
@@ -278,6 +288,7 @@ func (d *Daemon) followRevisions(ctx context.Context) {
 			d.rec.SetRole(roleFor(running, d.rec.Role()))
 			d.ha.Configure(running)
 			d.sync.Configure(running)
+			d.setWebhook(running)
 			if err := d.rec.SetConfig(running, cur.ID); err != nil {
 				d.log.Error("reconcile", "err", err)
 			}
@@ -406,6 +417,13 @@ func (d *Daemon) event(e telemetry.Event) {
 		d.log.Warn("event log", "err", err)
 	}
 	d.log.Info(e.Message, "event", e.Type)
+}
+
+// setWebhook points the alerts at /system/config/alert-webhook (OBS-3).
+func (d *Daemon) setWebhook(running *tandem.Device) {
+	if err := d.alerts.SetWebhook(running.GetSystem().GetConfig().GetAlertWebhook()); err != nil {
+		d.log.Warn("alert webhook", "err", err)
+	}
 }
 
 // mayConfigure refuses configuration changes on a standby (CFG-1): the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/tandem-ha/tandem/core/ha"
 	"github.com/tandem-ha/tandem/northbound/local"
+	"github.com/tandem-ha/tandem/platforms/lab/topo"
 )
 
 // pairLab is a lab built for one test, with a client per unit.
@@ -268,5 +271,53 @@ func TestConfigurationSyncsToTheStandby(t *testing.T) {
 	})
 	if events := ctl("fw1", "events"); !strings.Contains(events, "config-sync") {
 		t.Errorf("the active logged no config-sync event:\n%s", events)
+	}
+}
+
+// SPEC: OBS-3
+// SPEC: OBS-2
+// An HA status change is delivered to the configured webhook: after the
+// active dies, the survivor posts its role change.
+func TestRoleChangeAlertReachesTheWebhook(t *testing.T) {
+	l := startPair(t)
+	got := make(chan map[string]any, 16)
+	var ln net.Listener
+	if err := topo.InNetns(l.name+"-client", func() (err error) { ln, err = net.Listen("tcp", "192.0.2.10:8080"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v map[string]any
+		if json.NewDecoder(r.Body).Decode(&v) == nil {
+			got <- v
+		}
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+
+	ctl := func(args ...string) {
+		full := append([]string{"-socket", filepath.Join(l.dir, "fw1.sock"), "config"}, args...)
+		if out, err := exec.Command(filepath.Join(bin, "tandemctl"), full...).CombinedOutput(); err != nil {
+			t.Fatalf("tandemctl %v: %v\n%s", args, err, out)
+		}
+	}
+	ctl("set", "/system/config/alert-webhook", "http://192.0.2.10:8080/alerts")
+	ctl("commit", "-m", "alerts")
+	l.fw2.eventually("the webhook reaches the standby by config sync", 10*time.Second, func() bool {
+		out, err := exec.Command(filepath.Join(bin, "tandemctl"), "-socket", filepath.Join(l.dir, "fw2.sock"), "config", "show").CombinedOutput()
+		return err == nil && strings.Contains(string(out), "alert-webhook")
+	})
+	if out, err := labCtl(t, l.name, l.dir, "kill", "fw1"); err != nil {
+		t.Fatalf("kill: %v\n%s", err, out)
+	}
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case a := <-got:
+			if a["unit"] == "LAB-FW2" && a["type"] == "role-change" && strings.Contains(fmt.Sprint(a["message"]), "active") {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no role-change alert from LAB-FW2 reached the webhook")
+		}
 	}
 }
