@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/core/ha/fsm"
+	"github.com/tandem-ha/tandem/core/ha/probe"
 	"github.com/tandem-ha/tandem/gen/tandem"
 )
 
@@ -24,6 +25,36 @@ type setup struct {
 	paths   []pathConfig
 	psk     string
 	encrypt bool
+	// probes are the logical probes of this unit (DET-4), run with
+	// probeTiming.
+	probes      []probe.Target
+	probeTiming probe.Config
+}
+
+// probeTargets lists the logical probes of one monitored interface: per
+// address family with logical-probe on, from this unit's own monitoring
+// address (MON-2) to the probe address (DET-4).
+func probeTargets(port string, primary bool, ifc *tandem.TandemHaMonitoring_Monitoring_Interfaces_Interface) []probe.Target {
+	var out []probe.Target
+	for _, fam := range []struct {
+		on                 bool
+		primary, secondary string
+		destination        string
+	}{
+		{ifc.GetIpv4().GetConfig().GetLogicalProbe(), ifc.GetIpv4().GetConfig().GetPrimaryAddress(), ifc.GetIpv4().GetConfig().GetSecondaryAddress(), ifc.GetIpv4().GetConfig().GetProbeAddress()},
+		{ifc.GetIpv6().GetConfig().GetLogicalProbe(), ifc.GetIpv6().GetConfig().GetPrimaryAddress(), ifc.GetIpv6().GetConfig().GetSecondaryAddress(), ifc.GetIpv6().GetConfig().GetProbeAddress()},
+	} {
+		own := fam.secondary
+		if primary {
+			own = fam.primary
+		}
+		src, err1 := netip.ParseAddr(own)
+		dst, err2 := netip.ParseAddr(fam.destination)
+		if fam.on && err1 == nil && err2 == nil {
+			out = append(out, probe.Target{Port: port, Source: src, Destination: dst})
+		}
+	}
+	return out
 }
 
 // errNotPaired says the configuration runs no HA pair on this unit.
@@ -71,16 +102,24 @@ func fromConfig(d *tandem.Device, serial, firmware string) (setup, error) {
 	if mon := d.GetMonitoring().GetInterfaces(); mon != nil {
 		for name, ifc := range mon.Interface {
 			cfg := ifc.GetConfig()
-			probe := ifc.GetIpv4().GetConfig().GetLogicalProbe() || ifc.GetIpv6().GetConfig().GetLogicalProbe()
-			if !cfg.GetPhysicalMonitoring() && !probe {
+			probed := ifc.GetIpv4().GetConfig().GetLogicalProbe() || ifc.GetIpv6().GetConfig().GetLogicalProbe()
+			if !cfg.GetPhysicalMonitoring() && !probed {
 				continue
 			}
 			m.Interfaces = append(m.Interfaces, fsm.Interface{
-				Name: name, Weight: int(cfg.GetWeight()), Physical: cfg.GetPhysicalMonitoring(), Probe: probe,
+				Name: name, Weight: int(cfg.GetWeight()), Physical: cfg.GetPhysicalMonitoring(), Probe: probed,
 			})
+			s.probes = append(s.probes, probeTargets(name, primary, ifc)...)
 		}
 	}
 	sort.Slice(m.Interfaces, func(i, j int) bool { return m.Interfaces[i].Name < m.Interfaces[j].Name })
+	sort.Slice(s.probes, func(i, j int) bool { return s.probes[i].Port < s.probes[j].Port })
+	mc := d.GetMonitoring().GetConfig()
+	s.probeTiming = probe.Config{
+		Interval:      time.Duration(mc.GetProbeInterval()) * time.Second,
+		Timeout:       time.Duration(mc.GetProbeTimeout()) * time.Millisecond,
+		LossThreshold: int(mc.GetProbeLossThreshold()),
+	}
 	s.machine = m
 	for _, p := range []struct {
 		fn   tandem.E_TandemHa_HaLinkFunction

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/core/ha/fsm"
+	"github.com/tandem-ha/tandem/core/ha/probe"
 	"github.com/tandem-ha/tandem/core/ha/wire"
 	"github.com/tandem-ha/tandem/gen/tandem"
 )
@@ -67,15 +68,20 @@ type Engine struct {
 	statusQ chan chan Status
 
 	// Owned by the Run goroutine.
-	setup    setup
-	machine  *fsm.Machine
-	keys     wire.Keyring
-	conns    []*net.UDPConn
-	paths    []pathRuntime
-	local    map[string]bool
-	lastSent time.Time
-	counters Counters
-	reason   string
+	setup   setup
+	machine *fsm.Machine
+	keys    wire.Keyring
+	conns   []*net.UDPConn
+	paths   []pathRuntime
+	local   map[string]bool
+	probeOK map[string]bool
+	prober  *probe.Prober
+	// proberTiming is the timing prober runs with; stopProbe ends it.
+	proberTiming probe.Config
+	stopProbe    context.CancelFunc
+	lastSent     time.Time
+	counters     Counters
+	reason       string
 }
 
 // pathRuntime is what the engine tracks per heartbeat path.
@@ -102,7 +108,7 @@ func New(opts Options) (*Engine, error) {
 		configs: make(chan *tandem.Device, 1), links: make(chan map[string]bool, 1),
 		admin: make(chan fsm.Command, 4), recv: make(chan datagram, 64),
 		done: make(chan struct{}), statusQ: make(chan chan Status),
-		local: map[string]bool{},
+		local: map[string]bool{}, probeOK: map[string]bool{},
 	}, nil
 }
 
@@ -161,10 +167,21 @@ func (e *Engine) Run(ctx context.Context) {
 	defer e.closeSockets()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	defer e.stopProber()
 	for {
+		var probeResults <-chan map[string]bool
+		if e.prober != nil {
+			probeResults = e.prober.Results()
+		}
 		select {
 		case <-ctx.Done():
 			return
+		case ok := <-probeResults:
+			e.probeOK = ok
+			for port, up := range ok {
+				e.update("/monitoring/interfaces/interface[name="+port+"]/state/probe-ok", up)
+			}
+			e.stepLinks()
 		case d := <-e.configs:
 			e.configure(ctx, d)
 		case up := <-e.links:
@@ -238,7 +255,33 @@ func (e *Engine) configure(ctx context.Context, d *tandem.Device) {
 	if pathsChanged || e.conns == nil {
 		e.openSockets(ctx)
 	}
+	e.configureProbes(ctx)
 	e.stepLinks()
+}
+
+// configureProbes runs the logical probes of the setup (DET-4): a new
+// prober when the timing changed, new targets otherwise.
+func (e *Engine) configureProbes(ctx context.Context) {
+	want := e.setup.probeTiming
+	want.Logger = e.log
+	if len(e.setup.probes) == 0 {
+		e.stopProber()
+		return
+	}
+	if e.prober == nil || e.proberTiming != e.setup.probeTiming {
+		e.stopProber()
+		pctx, cancel := context.WithCancel(ctx)
+		e.prober, e.stopProbe, e.proberTiming = probe.New(want), cancel, e.setup.probeTiming
+		go e.prober.Run(pctx)
+	}
+	e.prober.SetTargets(e.setup.probes)
+}
+
+func (e *Engine) stopProber() {
+	if e.stopProbe != nil {
+		e.stopProbe()
+	}
+	e.prober, e.stopProbe, e.probeOK = nil, nil, map[string]bool{}
 }
 
 func samePaths(a, b []pathConfig) bool {
@@ -283,6 +326,7 @@ func (e *Engine) stop() {
 		return
 	}
 	e.closeSockets()
+	e.stopProber()
 	e.machine = nil
 	e.setup = setup{}
 	e.keys = wire.Keyring{}
@@ -295,7 +339,7 @@ func (e *Engine) stepLinks() {
 	}
 	links := fsm.Links{}
 	for _, ifc := range e.setup.machine.Interfaces {
-		links[ifc.Name] = fsm.LinkStatus{Up: e.local[ifc.Name]}
+		links[ifc.Name] = fsm.LinkStatus{Up: e.local[ifc.Name], ProbeOK: e.probeOK[ifc.Name]}
 	}
 	e.handle(e.machine.Step(fsm.LocalLinks{At: time.Now(), Links: links}))
 }

@@ -321,3 +321,47 @@ func TestRoleChangeAlertReachesTheWebhook(t *testing.T) {
 		}
 	}
 }
+
+// SPEC: DET-4
+// Both units probe the client from their own monitoring address. When
+// only the active's probes go unanswered the pair fails over to the unit
+// that still reaches the target; when both go unanswered nothing moves.
+func TestProbeFailureOnTheActiveFailsOver(t *testing.T) {
+	l := startPair(t)
+	ctl := func(args ...string) {
+		full := append([]string{"-socket", filepath.Join(l.dir, "fw1.sock"), "config"}, args...)
+		if out, err := exec.Command(filepath.Join(bin, "tandemctl"), full...).CombinedOutput(); err != nil {
+			t.Fatalf("tandemctl %v: %v\n%s", args, err, out)
+		}
+	}
+	mon := "/monitoring/interfaces/interface[name=X0]/ipv4/config/"
+	ctl("set", mon+"logical-probe", "true")
+	ctl("set", mon+"probe-address", "192.0.2.10")
+	ctl("set", "/monitoring/config/probe-interval", "1")
+	ctl("set", "/monitoring/config/probe-timeout", "300")
+	ctl("set", "/monitoring/config/probe-loss-threshold", "2")
+	ctl("commit", "-m", "probe the client")
+	probeOK := func(unitName string) bool {
+		out, err := l.clients[unitName].State(context.Background(), "/monitoring/interfaces/interface[name=X0]/state/probe-ok")
+		return err == nil && strings.Contains(string(out), "true")
+	}
+	l.fw1.eventually("both units reach the probe target", 15*time.Second, func() bool { return probeOK("fw1") && probeOK("fw2") })
+
+	drop := func(rule string) {
+		cmd := exec.Command("ip", "netns", "exec", l.name+"-client", "nft", "-f", "-")
+		cmd.Stdin = strings.NewReader("table inet probe_test {\n chain input {\n  type filter hook input priority filter;\n  " + rule + "\n }\n}\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nft: %v\n%s", err, out)
+		}
+	}
+	drop("ip saddr 192.0.2.2 icmp type echo-request drop") // fw1's monitoring address only
+	l.fw2.eventually("fw2 takes over: only the active lost the target", 15*time.Second, func() bool {
+		return l.role("fw2") == "active" && l.role("fw1") == "standby"
+	})
+	drop("ip saddr 192.0.2.3 icmp type echo-request drop") // now both fail
+	l.fw2.eventually("fw2 sees its own probe fail too", 15*time.Second, func() bool { return !probeOK("fw2") })
+	time.Sleep(3 * time.Second)
+	if r1, r2 := l.role("fw1"), l.role("fw2"); r1 != "standby" || r2 != "active" {
+		t.Errorf("with the target unreachable from both, the pair moved: fw1 %s, fw2 %s", r1, r2)
+	}
+}
