@@ -94,6 +94,7 @@ func PlatformSpec(d *tandem.Device, role Role, self Identity) *sdk.PlatformSpec 
 			continue
 		}
 		p := port(cfg.GetPort())
+		p.HaLink = true
 		if own := ownAddress(primary, cfg.GetPrimaryAddress(), cfg.GetSecondaryAddress()); own != "" {
 			p.Addresses = append(p.Addresses, own)
 		}
@@ -106,6 +107,7 @@ func PlatformSpec(d *tandem.Device, role Role, self Identity) *sdk.PlatformSpec 
 	spec := &sdk.PlatformSpec{
 		Firewall:            firewallSpec(d, primary, interfaces, monitored),
 		GarpIntervalSeconds: uint32(d.GetHa().GetConfig().GetGratuitousArpInterval()),
+		BounceOnTakeover:    d.GetHa().GetConfig().GetBounceInterfaces(),
 	}
 	for _, p := range ports {
 		p.Addresses = dedupe(p.Addresses)

@@ -216,3 +216,22 @@ func TestGratuitousARPInterval(t *testing.T) {
 		t.Errorf("interval %d, want 30", got)
 	}
 }
+
+// SPEC: TKO-4
+// The bounce option reaches the driver, and the HA link port is marked so
+// that it is never bounced.
+func TestBounceOption(t *testing.T) {
+	d := pairConfig(t)
+	if err := model.Set(d, "/ha/config/bounce-interfaces", []byte("true")); err != nil {
+		t.Fatal(err)
+	}
+	spec := PlatformSpec(d, RoleActive, Identity{SerialNumber: "UNIT-A"})
+	if !spec.GetBounceOnTakeover() {
+		t.Error("bounce-interfaces not carried to the intent")
+	}
+	for _, p := range spec.GetPorts() {
+		if want := p.GetName() == "X2"; p.GetHaLink() != want {
+			t.Errorf("port %s ha_link=%v, want %v", p.GetName(), p.GetHaLink(), want)
+		}
+	}
+}

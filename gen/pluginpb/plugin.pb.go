@@ -283,8 +283,12 @@ type PlatformSpec struct {
 	// announcement it always makes when an Apply adds an address (TKO-3).
 	// 0 turns the periodic refresh off.
 	GarpIntervalSeconds uint32 `protobuf:"varint,3,opt,name=garp_interval_seconds,json=garpIntervalSeconds,proto3" json:"garp_interval_seconds,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// bounce_on_takeover: when the unit becomes active (the intent's role
+	// turns active after another role), set every configured port that is
+	// not an HA link down and up again so that switches relearn (TKO-4).
+	BounceOnTakeover bool `protobuf:"varint,4,opt,name=bounce_on_takeover,json=bounceOnTakeover,proto3" json:"bounce_on_takeover,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PlatformSpec) Reset() {
@@ -336,6 +340,13 @@ func (x *PlatformSpec) GetGarpIntervalSeconds() uint32 {
 		return x.GarpIntervalSeconds
 	}
 	return 0
+}
+
+func (x *PlatformSpec) GetBounceOnTakeover() bool {
+	if x != nil {
+		return x.BounceOnTakeover
+	}
+	return false
 }
 
 // FirewallSpec protects the unit itself (traffic addressed to it, not
@@ -540,7 +551,10 @@ type Port struct {
 	// the netdev exists, leaves its admin state and MAC alone, and does not
 	// treat a missing netdev as an error. Intents cover every port of the
 	// port map, so a port removed from the configuration is cleaned up.
-	Unconfigured  bool `protobuf:"varint,6,opt,name=unconfigured,proto3" json:"unconfigured,omitempty"`
+	Unconfigured bool `protobuf:"varint,6,opt,name=unconfigured,proto3" json:"unconfigured,omitempty"`
+	// ha_link marks a port that carries an HA link (heartbeats, sync): it is
+	// never bounced.
+	HaLink        bool `protobuf:"varint,7,opt,name=ha_link,json=haLink,proto3" json:"ha_link,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -613,6 +627,13 @@ func (x *Port) GetMac() string {
 func (x *Port) GetUnconfigured() bool {
 	if x != nil {
 		return x.Unconfigured
+	}
+	return false
+}
+
+func (x *Port) GetHaLink() bool {
+	if x != nil {
+		return x.HaLink
 	}
 	return false
 }
@@ -871,11 +892,12 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"\vconfig_json\x18\x03 \x01(\fR\n" +
 	"configJson\x12:\n" +
 	"\bplatform\x18\n" +
-	" \x01(\v2\x1e.tandem.plugin.v1.PlatformSpecR\bplatform\"\xac\x01\n" +
+	" \x01(\v2\x1e.tandem.plugin.v1.PlatformSpecR\bplatform\"\xda\x01\n" +
 	"\fPlatformSpec\x12,\n" +
 	"\x05ports\x18\x01 \x03(\v2\x16.tandem.plugin.v1.PortR\x05ports\x12:\n" +
 	"\bfirewall\x18\x02 \x01(\v2\x1e.tandem.plugin.v1.FirewallSpecR\bfirewall\x122\n" +
-	"\x15garp_interval_seconds\x18\x03 \x01(\rR\x13garpIntervalSeconds\"\x8d\x01\n" +
+	"\x15garp_interval_seconds\x18\x03 \x01(\rR\x13garpIntervalSeconds\x12,\n" +
+	"\x12bounce_on_takeover\x18\x04 \x01(\bR\x10bounceOnTakeover\"\x8d\x01\n" +
 	"\fFirewallSpec\x129\n" +
 	"\bha_links\x18\x01 \x03(\v2\x1e.tandem.plugin.v1.HALinkFilterR\ahaLinks\x12B\n" +
 	"\n" +
@@ -887,14 +909,15 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x10MonitoringFilter\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12)\n" +
 	"\x10allow_management\x18\x02 \x01(\bR\x0fallowManagement\x120\n" +
-	"\x14management_tcp_ports\x18\x03 \x03(\rR\x12managementTcpPorts\"\xa1\x01\n" +
+	"\x14management_tcp_ports\x18\x03 \x03(\rR\x12managementTcpPorts\"\xba\x01\n" +
 	"\x04Port\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06netdev\x18\x02 \x01(\tR\x06netdev\x12\x19\n" +
 	"\badmin_up\x18\x03 \x01(\bR\aadminUp\x12\x1c\n" +
 	"\taddresses\x18\x04 \x03(\tR\taddresses\x12\x10\n" +
 	"\x03mac\x18\x05 \x01(\tR\x03mac\x12\"\n" +
-	"\funconfigured\x18\x06 \x01(\bR\funconfigured\"C\n" +
+	"\funconfigured\x18\x06 \x01(\bR\funconfigured\x12\x17\n" +
+	"\aha_link\x18\a \x01(\bR\x06haLink\"C\n" +
 	"\vApplyResult\x12\x18\n" +
 	"\achanges\x18\x01 \x01(\rR\achanges\x12\x1a\n" +
 	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"\x0e\n" +

@@ -30,9 +30,11 @@ type lab struct {
 
 	// mu guards h (netlink handles are not for concurrent use), ports,
 	// changed, held and the refresh fields, and serialises Apply.
-	mu      sync.Mutex
-	h       *netlink.Handle
-	nft     *nftables.Conn
+	mu  sync.Mutex
+	h   *netlink.Handle
+	nft *nftables.Conn
+	// role is the role of the last applied intent, "" before the first.
+	role    string
 	ports   map[string]string // netdev -> port name, from the last intent
 	changed chan struct{}     // closed when ports changes
 	// held are the addresses Apply left on each admin-up port: what the
@@ -100,6 +102,8 @@ type portPlan struct {
 	link  netlink.Link
 	mac   net.HardwareAddr
 	addrs map[string]*net.IPNet // canonical "ip/len" -> address
+	// bounce: take the port down and up again (TKO-4).
+	bounce bool
 }
 
 // Apply implements sdk.Plugin: every port's netdev gets the intent's admin
@@ -174,6 +178,15 @@ func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, erro
 		l.changed = make(chan struct{})
 	}
 
+	// Becoming active (not merely starting as active) bounces the data
+	// ports when the intent asks for it (TKO-4).
+	takeover := in.GetRole() == sdk.RoleActive && l.role != "" && l.role != sdk.RoleActive
+	if takeover && in.GetPlatform().GetBounceOnTakeover() {
+		for i := range plans {
+			p := plans[i].port
+			plans[i].bounce = p.GetAdminUp() && !p.GetHaLink() && !p.GetUnconfigured()
+		}
+	}
 	res := &sdk.ApplyResult{}
 	var anns []announcement
 	// Whatever was added is announced, even if a later step fails: the
@@ -203,6 +216,7 @@ func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, erro
 	if err != nil {
 		return nil, fmt.Errorf("%w (after %d changes)", err, res.Changes)
 	}
+	l.role = in.GetRole()
 	l.log.Info("applied intent", "revision", in.GetRevision(), "role", in.GetRole(), "ports", len(plans), "changes", res.Changes)
 	return res, nil
 }
@@ -235,6 +249,16 @@ func (l *lab) applyPort(pl portPlan) (changes int, announce []netip.Addr, err er
 		}
 		changes++
 		announceAll = true
+	}
+	if pl.bounce && attrs.Flags&net.FlagUp != 0 {
+		if err := l.h.LinkSetDown(pl.link); err != nil {
+			return changes, nil, fmt.Errorf("bounce (down): %w", err)
+		}
+		if err := l.h.LinkSetUp(pl.link); err != nil {
+			return changes, nil, fmt.Errorf("bounce (up): %w", err)
+		}
+		changes += 2
+		announceAll = true // the kernel may have dropped IPv6 addresses too
 	}
 	if up := attrs.Flags&net.FlagUp != 0; up != pl.port.GetAdminUp() {
 		var err error
