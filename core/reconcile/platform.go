@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"crypto/sha256"
+	"net"
 	"net/netip"
 	"sort"
 	"strings"
@@ -56,14 +58,21 @@ func PlatformSpec(d *tandem.Device, role Role, self Identity) *sdk.PlatformSpec 
 	if ifs := d.GetInterfaces(); ifs != nil {
 		interfaces = ifs.Interface
 	}
+	vmac := virtualMACOn(d)
 	for name, ifc := range interfaces {
 		cfg := ifc.GetConfig()
 		p := port(name)
 		p.AdminUp = cfg.GetEnabled()
-		if ownsVirtualAddresses(role) {
-			p.Addresses = append(p.Addresses, cfg.GetIpv4Address()...)
-			p.Addresses = append(p.Addresses, cfg.GetIpv6Address()...)
+		if !ownsVirtualAddresses(role) {
+			continue
 		}
+		virtual := append(append([]string{}, cfg.GetIpv4Address()...), cfg.GetIpv6Address()...)
+		if vmac && len(virtual) > 0 {
+			p.VirtualMac = VirtualMAC(d, name)
+			p.VirtualAddresses = dedupe(virtual)
+			continue
+		}
+		p.Addresses = append(p.Addresses, virtual...)
 	}
 	monitored := map[string]*tandem.TandemHaMonitoring_Monitoring_Interfaces_Interface{}
 	if m := d.GetMonitoring().GetInterfaces(); m != nil {
@@ -115,6 +124,41 @@ func PlatformSpec(d *tandem.Device, role Role, self Identity) *sdk.PlatformSpec 
 	}
 	sort.Slice(spec.Ports, func(i, j int) bool { return portLess(spec.Ports[i].Name, spec.Ports[j].Name) })
 	return spec
+}
+
+// virtualMACOn reports whether the pair shares virtual MACs (TKO-2): the
+// option is on and the unit runs in an HA pair mode.
+func virtualMACOn(d *tandem.Device) bool {
+	ha := d.GetHa().GetConfig()
+	switch ha.GetMode() {
+	case tandem.TandemHa_HaMode_active_standby, tandem.TandemHa_HaMode_active_active_dpi:
+		return ha.GetVirtualMac()
+	}
+	return false
+}
+
+// VirtualMAC is the pair's virtual MAC of a port (TKO-2): the override in
+// /monitoring/interfaces/interface/config/virtual-mac-address, else one
+// generated from the members' serial numbers and the port, the same on
+// both units, stable across restarts, locally administered and unicast,
+// so it never equals a physical (vendor) MAC.
+func VirtualMAC(d *tandem.Device, port string) string {
+	if m := d.GetMonitoring().GetInterfaces(); m != nil {
+		if o := m.Interface[port].GetConfig().GetVirtualMacAddress(); o != "" {
+			return strings.ToLower(o)
+		}
+	}
+	var serials []string
+	if devs := d.GetHa().GetDevices(); devs != nil {
+		for s := range devs.Device {
+			serials = append(serials, s)
+		}
+	}
+	sort.Strings(serials)
+	sum := sha256.Sum256([]byte("tandem virtual mac\x00" + strings.Join(serials, ",") + "\x00" + port))
+	mac := net.HardwareAddr(sum[:6])
+	mac[0] = mac[0]&^0x01 | 0x02 // unicast, locally administered
+	return mac.String()
 }
 
 // ManagementTCPPorts are the management services' ports that a monitoring

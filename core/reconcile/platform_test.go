@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"net"
 	"reflect"
 	"testing"
 
@@ -233,5 +234,51 @@ func TestBounceOption(t *testing.T) {
 		if want := p.GetName() == "X2"; p.GetHaLink() != want {
 			t.Errorf("port %s ha_link=%v, want %v", p.GetName(), p.GetHaLink(), want)
 		}
+	}
+}
+
+// SPEC: TKO-2
+// With virtual MAC on, the active carries the virtual addresses with a
+// generated MAC that is the same for both units, stable, unicast and
+// locally administered, or the configured override; the standby carries
+// none; with the option off the addresses sit on the port.
+func TestVirtualMAC(t *testing.T) {
+	d := pairConfig(t)
+	if err := model.Set(d, "/ha/config/virtual-mac", []byte("true")); err != nil {
+		t.Fatal(err)
+	}
+	ports := func(role Role, serial string) map[string]*sdk.Port {
+		out := map[string]*sdk.Port{}
+		for _, p := range PlatformSpec(d, role, Identity{SerialNumber: serial}).GetPorts() {
+			out[p.GetName()] = p
+		}
+		return out
+	}
+	a, b := ports(RoleActive, "UNIT-A"), ports(RoleActive, "UNIT-B")
+	x1 := a["X1"]
+	mac, err := net.ParseMAC(x1.GetVirtualMac())
+	if err != nil || mac[0]&0x02 == 0 || mac[0]&0x01 != 0 {
+		t.Fatalf("virtual MAC %q: want a unicast, locally administered MAC (%v)", x1.GetVirtualMac(), err)
+	}
+	if b["X1"].GetVirtualMac() != x1.GetVirtualMac() {
+		t.Errorf("the units generate different virtual MACs: %s and %s", x1.GetVirtualMac(), b["X1"].GetVirtualMac())
+	}
+	if a["X0"].GetVirtualMac() == x1.GetVirtualMac() {
+		t.Errorf("two ports share the virtual MAC %s", x1.GetVirtualMac())
+	}
+	if !reflect.DeepEqual(x1.GetVirtualAddresses(), []string{"198.51.100.1/24"}) || len(x1.GetAddresses()) != 0 {
+		t.Errorf("X1 addresses %v, virtual %v", x1.GetAddresses(), x1.GetVirtualAddresses())
+	}
+	if !reflect.DeepEqual(a["X0"].GetAddresses(), []string{"192.0.2.2/24", "2001:db8::2/64"}) {
+		t.Errorf("X0 keeps its monitoring addresses on the port: %v", a["X0"].GetAddresses())
+	}
+	if s := ports(RoleStandby, "UNIT-B")["X1"]; s.GetVirtualMac() != "" || len(s.GetVirtualAddresses()) > 0 {
+		t.Errorf("the standby carries a virtual MAC: %v", s)
+	}
+	if err := model.Set(d, "/monitoring/interfaces/interface[name=X1]/config/virtual-mac-address", []byte(`"02:00:5E:10:00:01"`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := ports(RoleActive, "UNIT-A")["X1"].GetVirtualMac(); got != "02:00:5e:10:00:01" {
+		t.Errorf("override: virtual MAC %s", got)
 	}
 }

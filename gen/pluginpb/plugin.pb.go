@@ -554,9 +554,17 @@ type Port struct {
 	Unconfigured bool `protobuf:"varint,6,opt,name=unconfigured,proto3" json:"unconfigured,omitempty"`
 	// ha_link marks a port that carries an HA link (heartbeats, sync): it is
 	// never bounced.
-	HaLink        bool `protobuf:"varint,7,opt,name=ha_link,json=haLink,proto3" json:"ha_link,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	HaLink bool `protobuf:"varint,7,opt,name=ha_link,json=haLink,proto3" json:"ha_link,omitempty"`
+	// virtual_mac, when set, is the pair's shared MAC for this port (TKO-2):
+	// the driver puts virtual_addresses on a child interface of the port
+	// that carries this MAC (a private-mode macvlan on Linux), and removes
+	// the child when virtual_mac is empty. Without virtual_mac the virtual
+	// addresses are part of addresses.
+	VirtualMac string `protobuf:"bytes,8,opt,name=virtual_mac,json=virtualMac,proto3" json:"virtual_mac,omitempty"`
+	// virtual_addresses are the addresses carried with virtual_mac.
+	VirtualAddresses []string `protobuf:"bytes,9,rep,name=virtual_addresses,json=virtualAddresses,proto3" json:"virtual_addresses,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Port) Reset() {
@@ -636,6 +644,20 @@ func (x *Port) GetHaLink() bool {
 		return x.HaLink
 	}
 	return false
+}
+
+func (x *Port) GetVirtualMac() string {
+	if x != nil {
+		return x.VirtualMac
+	}
+	return ""
+}
+
+func (x *Port) GetVirtualAddresses() []string {
+	if x != nil {
+		return x.VirtualAddresses
+	}
+	return nil
 }
 
 type ApplyResult struct {
@@ -909,7 +931,7 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x10MonitoringFilter\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12)\n" +
 	"\x10allow_management\x18\x02 \x01(\bR\x0fallowManagement\x120\n" +
-	"\x14management_tcp_ports\x18\x03 \x03(\rR\x12managementTcpPorts\"\xba\x01\n" +
+	"\x14management_tcp_ports\x18\x03 \x03(\rR\x12managementTcpPorts\"\x88\x02\n" +
 	"\x04Port\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06netdev\x18\x02 \x01(\tR\x06netdev\x12\x19\n" +
@@ -917,7 +939,10 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"\taddresses\x18\x04 \x03(\tR\taddresses\x12\x10\n" +
 	"\x03mac\x18\x05 \x01(\tR\x03mac\x12\"\n" +
 	"\funconfigured\x18\x06 \x01(\bR\funconfigured\x12\x17\n" +
-	"\aha_link\x18\a \x01(\bR\x06haLink\"C\n" +
+	"\aha_link\x18\a \x01(\bR\x06haLink\x12\x1f\n" +
+	"\vvirtual_mac\x18\b \x01(\tR\n" +
+	"virtualMac\x12+\n" +
+	"\x11virtual_addresses\x18\t \x03(\tR\x10virtualAddresses\"C\n" +
 	"\vApplyResult\x12\x18\n" +
 	"\achanges\x18\x01 \x01(\rR\achanges\x12\x1a\n" +
 	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"\x0e\n" +

@@ -102,6 +102,9 @@ type portPlan struct {
 	link  netlink.Link
 	mac   net.HardwareAddr
 	addrs map[string]*net.IPNet // canonical "ip/len" -> address
+	// vmac and vaddrs are the virtual MAC child's (TKO-2, vmac.go).
+	vmac   net.HardwareAddr
+	vaddrs map[string]*net.IPNet
 	// bounce: take the port down and up again (TKO-4).
 	bounce bool
 }
@@ -143,7 +146,7 @@ func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, erro
 			}
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
-		plan := portPlan{port: p, link: link, addrs: map[string]*net.IPNet{}}
+		plan := portPlan{port: p, link: link}
 		if p.GetMac() != "" {
 			mac, err := net.ParseMAC(p.GetMac())
 			if err != nil {
@@ -151,19 +154,16 @@ func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, erro
 			}
 			plan.mac = mac
 		}
-		for _, a := range p.GetAddresses() {
-			ip, ipnet, err := net.ParseCIDR(a)
-			if err != nil {
-				return nil, fmt.Errorf("%s: address: %w", where, err)
+		if plan.addrs, err = parseAddrs(where, p.GetAddresses()); err != nil {
+			return nil, err
+		}
+		if p.GetVirtualMac() != "" {
+			if plan.vmac, err = net.ParseMAC(p.GetVirtualMac()); err != nil {
+				return nil, fmt.Errorf("%s: virtual mac: %w", where, err)
 			}
-			if kernelLinkLocal(ip) {
-				return nil, fmt.Errorf("%s: address %s: IPv6 link-local addresses belong to the kernel and are not managed", where, a)
+			if plan.vaddrs, err = parseAddrs(where, p.GetVirtualAddresses()); err != nil {
+				return nil, err
 			}
-			if v4 := ip.To4(); v4 != nil {
-				ip = v4
-			}
-			n := &net.IPNet{IP: ip, Mask: ipnet.Mask}
-			plan.addrs[addrKey(n)] = n
 		}
 		plans = append(plans, plan)
 	}
@@ -205,8 +205,18 @@ func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, erro
 			return nil, fmt.Errorf("port %s (netdev %q): %w (after %d changes)", pl.port.GetName(), pl.port.GetNetdev(), err, res.Changes)
 		}
 	}
+	for _, pl := range plans {
+		n, added, err := l.applyChild(pl)
+		res.Changes += uint32(n)
+		if len(added) > 0 {
+			anns = append(anns, announcement{port: pl.port.GetName(), netdev: childName(pl.port.GetNetdev()), addrs: added})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("port %s (netdev %q): %w (after %d changes)", pl.port.GetName(), pl.port.GetNetdev(), err, res.Changes)
+		}
+	}
 	for netdev := range l.held {
-		if _, ok := ports[netdev]; !ok {
+		if _, ok := ports[netdev]; !ok && !isChildOf(netdev, ports) {
 			delete(l.held, netdev)
 		}
 	}
@@ -219,6 +229,36 @@ func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, erro
 	l.role = in.GetRole()
 	l.log.Info("applied intent", "revision", in.GetRevision(), "role", in.GetRole(), "ports", len(plans), "changes", res.Changes)
 	return res, nil
+}
+
+// parseAddrs parses a port's addresses into canonical "ip/len" keys.
+func parseAddrs(where string, list []string) (map[string]*net.IPNet, error) {
+	out := map[string]*net.IPNet{}
+	for _, a := range list {
+		ip, ipnet, err := net.ParseCIDR(a)
+		if err != nil {
+			return nil, fmt.Errorf("%s: address: %w", where, err)
+		}
+		if kernelLinkLocal(ip) {
+			return nil, fmt.Errorf("%s: address %s: IPv6 link-local addresses belong to the kernel and are not managed", where, a)
+		}
+		if v4 := ip.To4(); v4 != nil {
+			ip = v4
+		}
+		n := &net.IPNet{IP: ip, Mask: ipnet.Mask}
+		out[addrKey(n)] = n
+	}
+	return out, nil
+}
+
+// isChildOf reports whether netdev is the virtual MAC child of a port.
+func isChildOf(netdev string, ports map[string]string) bool {
+	for parent := range ports {
+		if childName(parent) == netdev {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *lab) inNs() string {

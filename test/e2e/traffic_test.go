@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -106,5 +108,71 @@ func TestTrafficCrossesThePairAndFailsOver(t *testing.T) {
 	t.Logf("new connections cross the pair again %s after kill -9 of the active (100 ms x 3 heartbeats)", reconnected.Round(time.Millisecond))
 	if err := roundTrip(session, "during", 2*time.Second); err == nil {
 		t.Errorf("an established session survived failover with stateful sync off; it cannot have been synced")
+	}
+}
+
+// neighMAC returns the MAC the namespace's neighbour table holds for ip.
+func neighMAC(t *testing.T, ns, ip string) string {
+	t.Helper()
+	out, err := exec.Command("ip", "-n", ns, "neigh", "show", ip).Output()
+	if err != nil {
+		t.Fatalf("ip neigh: %v", err)
+	}
+	f := strings.Fields(string(out))
+	for i := range f {
+		if f[i] == "lladdr" && i+1 < len(f) {
+			return f[i+1]
+		}
+	}
+	return ""
+}
+
+// SPEC: TKO-2
+// With virtual MAC on, the gateway address answers with the pair's virtual
+// MAC, and after a kill -9 of the active the client's neighbour entry
+// still holds that same MAC while traffic crosses the new active.
+func TestVirtualMACSurvivesFailover(t *testing.T) {
+	l := startPair(t)
+	ctl := func(args ...string) {
+		full := append([]string{"-socket", filepath.Join(l.dir, "fw1.sock"), "config"}, args...)
+		if out, err := exec.Command(filepath.Join(bin, "tandemctl"), full...).CombinedOutput(); err != nil {
+			t.Fatalf("tandemctl %v: %v\n%s", args, err, out)
+		}
+	}
+	ctl("set", "/ha/config/virtual-mac", "true")
+	ctl("commit", "-m", "virtual MAC")
+	l.fw1.eventually("fw1 carries the LAN virtual address on its virtual MAC child", 10*time.Second, func() bool {
+		return l.fw1.hasAddr("x0v", "192.0.2.1/24") && !l.fw1.hasAddr("x0", "192.0.2.1/24")
+	})
+	echoServer(t, l.name+"-server", "198.51.100.10:7001")
+	l.fw1.eventually("traffic crosses fw1", 10*time.Second, func() bool {
+		c, err := dialFrom(l.name+"-client", "198.51.100.10:7001", time.Second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		return roundTrip(c, "hello", time.Second) == nil
+	})
+	vmac := neighMAC(t, l.name+"-client", "192.0.2.1")
+	out, _ := exec.Command("ip", "-n", l.fw1.ns, "-br", "link", "show", "x0v").Output()
+	if vmac == "" || !strings.Contains(string(out), vmac) {
+		t.Fatalf("client resolved the gateway to %q; fw1's child: %s", vmac, out)
+	}
+	if out, err := labCtl(t, l.name, l.dir, "kill", "fw1"); err != nil {
+		t.Fatalf("kill: %v\n%s", err, out)
+	}
+	l.fw2.eventually("traffic crosses fw2", 10*time.Second, func() bool {
+		c, err := dialFrom(l.name+"-client", "198.51.100.10:7001", 300*time.Millisecond)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		return roundTrip(c, "again", 300*time.Millisecond) == nil
+	})
+	if got := neighMAC(t, l.name+"-client", "192.0.2.1"); got != vmac {
+		t.Errorf("the client's gateway MAC changed from %s to %s across the failover", vmac, got)
+	}
+	if out, _ := exec.Command("ip", "-n", l.fw2.ns, "-br", "link", "show", "x0v").Output(); !strings.Contains(string(out), vmac) {
+		t.Errorf("fw2's child does not carry the virtual MAC %s: %s", vmac, out)
 	}
 }

@@ -31,7 +31,7 @@ const forwardPolicy = `table inet tandem_lab {
 	chain forward {
 		type filter hook forward priority filter; policy drop;
 		ct state established,related accept
-		iifname "x0" oifname "x1" ct state new accept
+		iifname { "x0", "x0v" } oifname { "x1", "x1v" } ct state new accept
 	}
 }
 `
