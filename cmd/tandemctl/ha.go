@@ -16,9 +16,46 @@ import (
 // haCmd runs `tandemctl ha status|force-active|force-standby|reset|failover`.
 func haCmd(ctx context.Context, c *local.Client, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("ha status [-json] | force-active | force-standby | reset | failover")
+		return errors.New("ha status [-json] | force-active | force-standby | reset | failover | sync-settings | sync-test | diff")
 	}
-	if args[0] != "status" {
+	switch args[0] {
+	case "status":
+	case "sync-settings":
+		o, err := c.SyncSettings(ctx)
+		if err != nil {
+			return err
+		}
+		if o.Mode == "" {
+			fmt.Fprintf(out, "the standby already holds this configuration (its revision %d)\n", o.PeerRevision)
+		} else {
+			fmt.Fprintf(out, "configuration sent whole to the standby: its revision %d\n", o.PeerRevision)
+		}
+		return nil
+	case "sync-test":
+		r, err := c.SyncTest(ctx)
+		if err != nil {
+			return err
+		}
+		state := "IN SYNC"
+		if !r.InSync {
+			state = "NOT IN SYNC (tandemctl ha diff shows what differs)"
+		}
+		fmt.Fprintf(out, "peer %s at %s answered in %s, authenticated; its revision %d; %s\n",
+			r.Peer, r.Address, r.Duration.Round(time.Microsecond), r.Revision, state)
+		return nil
+	case "diff":
+		d, err := c.HADiff(ctx)
+		if err != nil {
+			return err
+		}
+		if len(d.Changes) == 0 {
+			fmt.Fprintf(out, "this unit and %s hold the same configuration\n", d.To)
+		}
+		for _, ch := range d.Changes {
+			fmt.Fprintln(out, ch.String())
+		}
+		return nil
+	default:
 		if err := c.HAAdmin(ctx, args[0]); err != nil {
 			return err
 		}

@@ -40,6 +40,9 @@ commands:
   events [-n N] [-f]               the HA event log; -f follows it
   ha status [-json]                both members side by side, paths, RTT
   ha force-active|force-standby|reset|failover
+  ha sync-settings                 send the whole configuration to the standby now
+  ha sync-test                     check the sync path and whether the members agree
+  ha diff                          the leaves that differ between the members
   lab ...                          the network-namespace lab (tandemctl lab -h)
 `
 

@@ -178,7 +178,7 @@ func (d *Daemon) serve(ctx context.Context) error {
 	go func() { defer wg.Done(); d.followPlugins(ctx) }()
 	api := local.NewServer(local.Deps{
 		Store: d.store, Tree: d.tree, Events: d.events, Status: d.status, HA: d.ha, Logger: d.log,
-		MayConfigure: d.mayConfigure,
+		MayConfigure: d.mayConfigure, Sync: d.sync,
 	})
 	d.log.Info("tandemd serving", "socket", d.cfg.Socket, "unit", d.cfg.SerialNumber, "plugins", len(d.host.Plugins()))
 	return api.Serve(ctx, d.cfg.Socket)

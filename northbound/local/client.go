@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/tandem-ha/tandem/core/ha"
+	"github.com/tandem-ha/tandem/core/ha/configsync"
 	"github.com/tandem-ha/tandem/core/store"
 	"github.com/tandem-ha/tandem/core/telemetry"
 	"github.com/tandem-ha/tandem/core/validate"
@@ -138,6 +139,24 @@ func (c *Client) HAStatus(ctx context.Context) (ha.Status, error) {
 // failover.
 func (c *Client) HAAdmin(ctx context.Context, cmd string) error {
 	return c.do(ctx, http.MethodPost, "/v1/ha/"+url.PathEscape(cmd), struct{}{}, nil)
+}
+
+// SyncSettings pushes the whole configuration to the standby now.
+func (c *Client) SyncSettings(ctx context.Context) (configsync.Outcome, error) {
+	var out configsync.Outcome
+	return out, c.do(ctx, http.MethodPost, "/v1/ha/sync-settings", struct{}{}, &out)
+}
+
+// SyncTest checks the sync path to the peer and whether the members agree.
+func (c *Client) SyncTest(ctx context.Context) (configsync.TestResult, error) {
+	var res configsync.TestResult
+	return res, c.do(ctx, http.MethodGet, "/v1/ha/sync-test", nil, &res)
+}
+
+// HADiff lists the leaves that differ between this unit and its peer.
+func (c *Client) HADiff(ctx context.Context) (DiffResponse, error) {
+	var d DiffResponse
+	return d, c.do(ctx, http.MethodGet, "/v1/ha/diff", nil, &d)
 }
 
 // Events lists up to limit events after sequence number after.

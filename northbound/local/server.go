@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/core/ha"
+	"github.com/tandem-ha/tandem/core/ha/configsync"
 	"github.com/tandem-ha/tandem/core/ha/fsm"
 	"github.com/tandem-ha/tandem/core/model"
 	"github.com/tandem-ha/tandem/core/store"
@@ -38,6 +39,8 @@ type Deps struct {
 	Status func() Status
 	// HA is the pair engine.
 	HA HA
+	// Sync is the configuration sync between the members.
+	Sync Sync
 	// MayConfigure refuses configuration changes on a unit that must not
 	// take them (a standby, CFG-1); nil allows them.
 	MayConfigure func() error
@@ -48,6 +51,13 @@ type Deps struct {
 type HA interface {
 	Status(ctx context.Context) ha.Status
 	Admin(cmd fsm.Command) error
+}
+
+// Sync is what the local API needs of the configuration sync.
+type Sync interface {
+	SyncNow(ctx context.Context) (configsync.Outcome, error)
+	Test(ctx context.Context) (configsync.TestResult, error)
+	Diff(ctx context.Context) (string, []model.Change, error)
 }
 
 // Server is the local API server.
@@ -78,6 +88,9 @@ func NewServer(deps Deps) *Server {
 	s.mux.HandleFunc("GET /v1/events", s.events)
 	s.mux.HandleFunc("GET /v1/ha", s.haStatus)
 	s.mux.HandleFunc("POST /v1/ha/{command}", s.haAdmin)
+	s.mux.HandleFunc("POST /v1/ha/sync-settings", s.syncSettings)
+	s.mux.HandleFunc("GET /v1/ha/sync-test", s.syncTest)
+	s.mux.HandleFunc("GET /v1/ha/diff", s.haDiff)
 	return s
 }
 
@@ -441,6 +454,36 @@ func (s *Server) haAdmin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// syncSettings pushes the whole configuration to the standby (CFG-3).
+func (s *Server) syncSettings(w http.ResponseWriter, r *http.Request) {
+	out, err := s.deps.Sync.SyncNow(r.Context())
+	if err != nil {
+		writeError(w, http.StatusConflict, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// syncTest checks the sync path and whether the members agree (CFG-4).
+func (s *Server) syncTest(w http.ResponseWriter, r *http.Request) {
+	res, err := s.deps.Sync.Test(r.Context())
+	if err != nil {
+		writeError(w, http.StatusBadGateway, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// haDiff lists the leaves that differ between the members (CFG-4).
+func (s *Server) haDiff(w http.ResponseWriter, r *http.Request) {
+	peer, changes, err := s.deps.Sync.Diff(r.Context())
+	if err != nil {
+		writeError(w, http.StatusBadGateway, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, DiffResponse{From: "this unit", To: peer, Changes: changes})
 }
 
 // configurable answers 403 with the reason when this unit refuses

@@ -365,3 +365,29 @@ func TestProbeFailureOnTheActiveFailsOver(t *testing.T) {
 		t.Errorf("with the target unreachable from both, the pair moved: fw1 %s, fw2 %s", r1, r2)
 	}
 }
+
+// SPEC: CFG-3
+// SPEC: CFG-4
+// The sync path can be tested, the members' configurations compared, and
+// a complete sync run on request from the active (not from the standby).
+func TestSyncOperations(t *testing.T) {
+	l := startPair(t)
+	ha := func(unitName string, args ...string) (string, error) {
+		full := append([]string{"-socket", filepath.Join(l.dir, unitName+".sock"), "ha"}, args...)
+		out, err := exec.Command(filepath.Join(bin, "tandemctl"), full...).CombinedOutput()
+		return string(out), err
+	}
+	l.fw1.eventually("the members report being in sync", 10*time.Second, func() bool {
+		out, err := ha("fw1", "sync-test")
+		return err == nil && strings.Contains(out, "IN SYNC") && strings.Contains(out, "LAB-FW2")
+	})
+	if out, err := ha("fw2", "diff"); err != nil || !strings.Contains(out, "same configuration") {
+		t.Errorf("ha diff on the standby: %v\n%s", err, out)
+	}
+	if out, err := ha("fw1", "sync-settings"); err != nil || !strings.Contains(out, "standby") {
+		t.Errorf("ha sync-settings on the active: %v\n%s", err, out)
+	}
+	if out, err := ha("fw2", "sync-settings"); err == nil || !strings.Contains(out, "active") {
+		t.Errorf("ha sync-settings on the standby was not refused: %v\n%s", err, out)
+	}
+}

@@ -187,3 +187,38 @@ func TestIncrementalMismatchIsRefused(t *testing.T) {
 		t.Errorf("the standby changed")
 	}
 }
+
+// SPEC: CFG-4
+// inspect reports the peer's revision and hash without changing anything,
+// and fetches its configuration for a diff between the members.
+func TestInspectAndFetch(t *testing.T) {
+	key := mustKey(t, "sync test key")
+	self := openStore(t, nil)
+	peer := openStore(t, nil)
+	commit(t, peer, "/interfaces/interface[name=X7]/config/description", `"peer only"`)
+	addr, _ := standby(t, peer, key, false) // an active peer still answers tests and fetches
+	p, err := inspect(context.Background(), addr, "SELF-1", key, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerRunning, info := peer.Running()
+	h, _ := Hash(peerRunning)
+	if p.Serial != "STANDBY-1" || p.Revision != info.ID || p.Hash != h || p.Accepting {
+		t.Errorf("inspected %+v", p)
+	}
+	running, _ := self.Running()
+	changes, err := model.Diff(running, p.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range changes {
+		found = found || c.Path == "/interfaces/interface[name=X7]/config/description"
+	}
+	if !found {
+		t.Errorf("diff between the members lacks the peer's description: %v", changes)
+	}
+	if _, info := peer.Running(); info.ID != 2 {
+		t.Errorf("inspecting changed the peer")
+	}
+}

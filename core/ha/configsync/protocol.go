@@ -66,6 +66,17 @@ type push struct {
 	Config     json.RawMessage `json:"config,omitempty"`
 }
 
+// fetch asks for the peer's running configuration (CFG-4 diff); it is
+// answered with a config message.
+type fetch struct{}
+
+// config carries a running configuration (answer to fetch).
+type config struct {
+	Config   json.RawMessage `json:"config"`
+	Hash     string          `json:"hash"`
+	Revision uint64          `json:"revision"`
+}
+
 // result answers push (standby to active).
 type result struct {
 	OK       bool   `json:"ok"`

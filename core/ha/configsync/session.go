@@ -195,14 +195,17 @@ func serve(ctx context.Context, raw net.Conn, serial string, key []byte, st *sto
 	if err := c.enc.Encode(sf); err != nil {
 		return Outcome{}, h.Serial, err
 	}
-	if !accepting {
-		return Outcome{}, h.Serial, nil
-	}
 	if f, err = c.read(); err != nil {
 		if errors.Is(err, io.EOF) {
-			return Outcome{}, h.Serial, nil // already in sync: nothing pushed
+			return Outcome{}, h.Serial, nil // in sync, or only testing: nothing more
 		}
 		return Outcome{}, h.Serial, err
+	}
+	if !accepting && f.Kind != "fetch" {
+		return Outcome{}, h.Serial, errors.New("config sync: push refused, this unit is active")
+	}
+	if f.Kind == "fetch" {
+		return Outcome{}, h.Serial, answerFetch(c, key, f, running, info.ID, hash, h.Nonce, ns)
 	}
 	var p push
 	if err := open(key, f, "push", &p, ns); err != nil {
@@ -230,6 +233,80 @@ func serve(ctx context.Context, raw net.Conn, serial string, key []byte, st *sto
 		return out, h.Serial, err
 	}
 	return out, h.Serial, applyErr
+}
+
+// answerFetch sends the running configuration to an authenticated fetch.
+func answerFetch(c *conn, key []byte, f frame, running *tandem.Device, rev uint64, hash, nc, ns string) error {
+	var req fetch
+	if err := open(key, f, "fetch", &req, ns); err != nil {
+		return err
+	}
+	raw, err := model.Encode(running)
+	if err != nil {
+		return err
+	}
+	cf, err := seal(key, "config", config{Config: raw, Hash: hash, Revision: rev}, nc, ns)
+	if err != nil {
+		return err
+	}
+	return c.enc.Encode(cf)
+}
+
+// Peer is what a session learned of the peer.
+type Peer struct {
+	Serial    string
+	Revision  uint64
+	Hash      string
+	Accepting bool
+	// Config is the peer's running configuration, when fetched.
+	Config *tandem.Device
+}
+
+// inspect opens a session to the peer at addr and returns its state; with
+// fetchConfig it also fetches its running configuration. Nothing changes
+// on either side.
+func inspect(ctx context.Context, addr, serial string, key []byte, fetchConfig bool) (Peer, error) {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return Peer{}, fmt.Errorf("config sync: %w", err)
+	}
+	defer raw.Close()
+	c := newConn(raw)
+	nc := nonce()
+	if err := c.enc.Encode(frame{Kind: "hello", Body: mustJSON(hello{Nonce: nc, Serial: serial})}); err != nil {
+		return Peer{}, err
+	}
+	f, err := c.read()
+	if err != nil {
+		return Peer{}, err
+	}
+	var st state
+	if err := open(key, f, "state", &st, nc); err != nil {
+		return Peer{}, err
+	}
+	p := Peer{Serial: st.Serial, Revision: st.Revision, Hash: st.Hash, Accepting: st.Accepting}
+	if !fetchConfig {
+		return p, nil
+	}
+	ff, err := seal(key, "fetch", fetch{}, st.Nonce)
+	if err != nil {
+		return p, err
+	}
+	if err := c.enc.Encode(ff); err != nil {
+		return p, err
+	}
+	if f, err = c.read(); err != nil {
+		return p, err
+	}
+	var cfg config
+	if err := open(key, f, "config", &cfg, nc, st.Nonce); err != nil {
+		return p, err
+	}
+	if p.Config, err = model.Decode(cfg.Config); err != nil {
+		return p, fmt.Errorf("config sync: the peer's configuration: %w", err)
+	}
+	return p, nil
 }
 
 // apply commits a pushed configuration to st as a revision of origin sync

@@ -7,8 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tandem-ha/tandem/core/model"
 
 	"github.com/tandem-ha/tandem/core/store"
 	"github.com/tandem-ha/tandem/gen/tandem"
@@ -46,6 +49,9 @@ type endpoints struct {
 
 // Syncer serves pushes while standby and pushes while active.
 type Syncer struct {
+	mu      sync.Mutex
+	current endpoints // the endpoints Run works with, for the operations
+
 	opts    Options
 	log     *slog.Logger
 	configs chan endpoints
@@ -129,6 +135,9 @@ func (s *Syncer) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case next := <-s.configs:
+			s.mu.Lock()
+			s.current = next
+			s.mu.Unlock()
 			if next != ep {
 				close(stop)
 				stop = make(chan struct{})
@@ -143,6 +152,80 @@ func (s *Syncer) Run(ctx context.Context) {
 			s.pushOnce(ctx, ep)
 		}
 	}
+}
+
+// endpoints returns the endpoints and key of the pair, or why there are none.
+func (s *Syncer) endpoints() (endpoints, []byte, error) {
+	s.mu.Lock()
+	ep := s.current
+	s.mu.Unlock()
+	if !ep.peer.IsValid() {
+		return ep, nil, errors.New("no HA pair with a control link to sync over")
+	}
+	key, err := deriveKey(ep.key)
+	return ep, key, err
+}
+
+// SyncNow pushes the whole running configuration to the standby at once
+// (CFG-3, "synchronize settings"); only the active may.
+func (s *Syncer) SyncNow(ctx context.Context) (Outcome, error) {
+	if r := s.opts.Role(); r != "active" {
+		return Outcome{}, fmt.Errorf("synchronize settings runs on the active unit; this unit is %s", r)
+	}
+	ep, key, err := s.endpoints()
+	if err != nil {
+		return Outcome{}, err
+	}
+	out, err := pushSession(ctx, ep.peer.String(), s.opts.Serial, key, s.opts.Store, true)
+	if err == nil && out.Mode != "" {
+		_, info := s.opts.Store.Running()
+		s.event("config-sync", "info", fmt.Sprintf("revision %d synced to %s on request (complete); its revision %d", info.ID, ep.peerSerial, out.PeerRevision))
+	}
+	return out, err
+}
+
+// TestResult is what a sync test found (CFG-4).
+type TestResult struct {
+	Peer     string        `json:"peer"`
+	Address  string        `json:"address"`
+	Revision uint64        `json:"peer_revision"`
+	InSync   bool          `json:"in_sync"`
+	Accepts  bool          `json:"peer_accepts_pushes"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Test opens an authenticated session to the peer and reports whether the
+// members' configurations are equal; nothing changes.
+func (s *Syncer) Test(ctx context.Context) (TestResult, error) {
+	ep, key, err := s.endpoints()
+	if err != nil {
+		return TestResult{}, err
+	}
+	start := time.Now()
+	p, err := inspect(ctx, ep.peer.String(), s.opts.Serial, key, false)
+	if err != nil {
+		return TestResult{Address: ep.peer.String()}, err
+	}
+	running, _ := s.opts.Store.Running()
+	h, err := Hash(running)
+	return TestResult{Peer: p.Serial, Address: ep.peer.String(), Revision: p.Revision, InSync: h == p.Hash,
+		Accepts: p.Accepting, Duration: time.Since(start)}, err
+}
+
+// Diff fetches the peer's running configuration and lists the leaves that
+// differ from this unit's (CFG-4): what the peer has, as changes to ours.
+func (s *Syncer) Diff(ctx context.Context) (string, []model.Change, error) {
+	ep, key, err := s.endpoints()
+	if err != nil {
+		return "", nil, err
+	}
+	p, err := inspect(ctx, ep.peer.String(), s.opts.Serial, key, true)
+	if err != nil {
+		return "", nil, err
+	}
+	running, _ := s.opts.Store.Running()
+	changes, err := model.Diff(running, p.Config)
+	return p.Serial, changes, err
 }
 
 // pushOnce brings the standby in sync if this unit is active.
