@@ -44,6 +44,10 @@ type Options struct {
 	}
 }
 
+// keyGrace is how long the previous pre-shared key is still accepted
+// after a change (SEC-1).
+const keyGrace = time.Minute
+
 // Counters count the datagrams the engine refused, by reason.
 type Counters struct {
 	Accepted, BadAuth, Malformed, Replayed, Reflected, Unencrypted uint64
@@ -80,8 +84,10 @@ type Engine struct {
 	proberTiming probe.Config
 	stopProbe    context.CancelFunc
 	lastSent     time.Time
-	counters     Counters
-	reason       string
+	// retireAt is when the previous pre-shared key stops being accepted.
+	retireAt time.Time
+	counters Counters
+	reason   string
 }
 
 // pathRuntime is what the engine tracks per heartbeat path.
@@ -203,6 +209,10 @@ func (e *Engine) Run(ctx context.Context) {
 			if e.machine == nil {
 				continue
 			}
+			if !e.retireAt.IsZero() && now.After(e.retireAt) {
+				e.keys.Retire()
+				e.retireAt = time.Time{}
+			}
 			e.handle(e.machine.Step(fsm.Tick{At: now}))
 			if now.Sub(e.lastSent) >= e.setup.machine.HeartbeatInterval {
 				e.send()
@@ -232,10 +242,21 @@ func (e *Engine) configure(ctx context.Context, d *tandem.Device) {
 			e.stop()
 			return
 		}
-		if e.keys.Current.IsZero() {
+		switch {
+		case e.keys.Current.IsZero():
 			e.keys.Current = k
-		} else {
-			e.keys.Rotate(k) // SEC-1: keep accepting the old key for a while
+		case e.machine != nil && e.machine.Role() == fsm.RoleActive:
+			// SEC-1, where the change was committed: keep sending under
+			// the old key, accept both, promote once the peer (which gets
+			// the key by config sync) is heard using it.
+			e.keys.Stage(k)
+			e.event("key-change", "info", "new pre-shared key staged; it is used once the peer has it")
+		default:
+			// The key came by config sync: send under it at once, keep
+			// accepting the old one for a grace period.
+			e.keys.Rotate(k)
+			e.retireAt = time.Now().Add(keyGrace)
+			e.event("key-change", "info", "pre-shared key changed; the old one is accepted for a grace period")
 		}
 	}
 	pathsChanged := !samePaths(s.paths, e.setup.paths)
@@ -382,7 +403,7 @@ func (e *Engine) receive(dg datagram) {
 		return
 	}
 	p := e.setup.paths[dg.path]
-	m, _, err := e.keys.Open(dg.data)
+	m, slot, err := e.keys.Open(dg.data)
 	switch {
 	case errors.Is(err, wire.ErrAuth) || errors.Is(err, wire.ErrNoKey):
 		e.counters.BadAuth++
@@ -396,6 +417,11 @@ func (e *Engine) receive(dg datagram) {
 	case e.setup.encrypt && !m.Encrypted:
 		e.counters.Unencrypted++
 		return
+	}
+	if slot == wire.SlotNext {
+		e.keys.Promote()
+		e.retireAt = time.Now().Add(keyGrace)
+		e.event("key-change", "info", "the peer uses the new pre-shared key; now sending under it")
 	}
 	pr := &e.paths[dg.path]
 	if err := pr.window.Accept(m.Epoch, m.Seq); err != nil {

@@ -391,3 +391,43 @@ func TestSyncOperations(t *testing.T) {
 		t.Errorf("ha sync-settings on the standby was not refused: %v\n%s", err, out)
 	}
 }
+
+// SPEC: SEC-1
+// The pre-shared key is changed in place on the active: the standby gets
+// it by config sync, heartbeats move to it, and at no moment does either
+// unit stop hearing the other: no role changes, never two actives.
+func TestPreSharedKeyChangesInPlace(t *testing.T) {
+	l := startPair(t)
+	ctl := func(args ...string) {
+		full := append([]string{"-socket", filepath.Join(l.dir, "fw1.sock"), "config"}, args...)
+		if out, err := exec.Command(filepath.Join(bin, "tandemctl"), full...).CombinedOutput(); err != nil {
+			t.Fatalf("tandemctl %v: %v\n%s", args, err, out)
+		}
+	}
+	ctl("set", "/ha/config/pre-shared-key", "a brand new pair key")
+	ctl("commit", "-m", "new key")
+	deadline := time.Now().Add(4 * time.Second)
+	for time.Now().Before(deadline) {
+		if r1, r2 := l.role("fw1"), l.role("fw2"); r1 != "active" || r2 != "standby" {
+			t.Fatalf("roles moved during the key change: fw1 %s, fw2 %s", r1, r2)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	events, err := l.clients["fw1"].Events(context.Background(), 0, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	promoted := false
+	for _, e := range events {
+		promoted = promoted || (e.Type == "key-change" && strings.Contains(e.Message, "now sending under it"))
+		if e.Type == "peer-lost" {
+			t.Errorf("fw1 lost its peer during the key change: %s", e.Message)
+		}
+	}
+	if !promoted {
+		t.Errorf("fw1 never moved to the new key")
+	}
+	if out, err := exec.Command(filepath.Join(bin, "tandemctl"), "-socket", filepath.Join(l.dir, "fw1.sock"), "ha", "sync-test").CombinedOutput(); err != nil || !strings.Contains(string(out), "IN SYNC") {
+		t.Errorf("after the key change: %v\n%s", err, out)
+	}
+}

@@ -85,6 +85,9 @@ type result struct {
 	Hash     string `json:"hash"`
 }
 
+// errAuth says a message failed authentication.
+var errAuth = errors.New("config sync: message failed authentication (different pre-shared keys?)")
+
 // deriveKey derives the sync key from the pre-shared key.
 func deriveKey(psk string) ([]byte, error) {
 	if psk == "" {
@@ -122,7 +125,7 @@ func open(key []byte, f frame, kind string, v any, nonces ...string) error {
 		return fmt.Errorf("config sync: got %q, want %q", f.Kind, kind)
 	}
 	if !hmac.Equal([]byte(f.MAC), []byte(mac(key, kind, f.Body, nonces...))) {
-		return errors.New("config sync: message failed authentication (different pre-shared keys?)")
+		return errAuth
 	}
 	return json.Unmarshal(f.Body, v)
 }

@@ -45,6 +45,9 @@ type endpoints struct {
 	listen, peer netip.AddrPort
 	peerSerial   string
 	key          string
+	// previousKey is the key before the last change: pushes fall back to
+	// it while the peer does not have the new one yet (SEC-1).
+	previousKey string
 }
 
 // Syncer serves pushes while standby and pushes while active.
@@ -127,7 +130,9 @@ func (s *Syncer) Trigger() {
 func (s *Syncer) Run(ctx context.Context) {
 	var ep endpoints
 	stop := make(chan struct{}) // closed to end the current listener
-	defer func() { close(stop) }()
+	closed := make(chan struct{})
+	close(closed) // no listener yet
+	defer func() { close(stop); <-closed }()
 	tick := time.NewTicker(retryEvery)
 	defer tick.Stop()
 	for {
@@ -135,17 +140,27 @@ func (s *Syncer) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case next := <-s.configs:
+			switch {
+			case next.key != ep.key && ep.key != "":
+				next.previousKey = ep.key
+			case next.key == ep.key:
+				next.previousKey = ep.previousKey
+			}
 			s.mu.Lock()
 			s.current = next
 			s.mu.Unlock()
-			if next != ep {
+			if next.listen != ep.listen {
+				// Wait for the old listener to close before binding again.
 				close(stop)
-				stop = make(chan struct{})
-				ep = next
-				if ep.listen.IsValid() {
-					go s.listen(ctx, stop, ep)
+				<-closed
+				stop, closed = make(chan struct{}), make(chan struct{})
+				if next.listen.IsValid() {
+					go s.listen(ctx, stop, closed, next.listen)
+				} else {
+					close(closed)
 				}
 			}
+			ep = next
 		case <-s.trigger:
 			s.pushOnce(ctx, ep)
 		case <-tick.C:
@@ -238,6 +253,12 @@ func (s *Syncer) pushOnce(ctx context.Context, ep endpoints) {
 		return
 	}
 	out, err := pushTo(ctx, ep.peer.String(), s.opts.Serial, key, s.opts.Store)
+	if err != nil && errors.Is(err, errAuth) && ep.previousKey != "" {
+		// The peer does not have the new key yet: the push carries it.
+		if prev, perr := deriveKey(ep.previousKey); perr == nil {
+			out, err = pushTo(ctx, ep.peer.String(), s.opts.Serial, prev, s.opts.Store)
+		}
+	}
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	base := fmt.Sprintf("/ha/devices/device[serial-number=%s]/state/", ep.peerSerial)
 	if err != nil {
@@ -266,8 +287,10 @@ func (s *Syncer) pushOnce(ctx context.Context, ep endpoints) {
 }
 
 // listen accepts push sessions on this unit's control link address until
-// stop is closed or ctx ends.
-func (s *Syncer) listen(ctx context.Context, stop <-chan struct{}, ep endpoints) {
+// stop is closed or ctx ends, and closes closed when it has let go of the
+// address. Each session uses the key in force when it starts.
+func (s *Syncer) listen(ctx context.Context, stop <-chan struct{}, closed chan<- struct{}, addr netip.AddrPort) {
+	defer close(closed)
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
@@ -275,26 +298,31 @@ func (s *Syncer) listen(ctx context.Context, stop <-chan struct{}, ep endpoints)
 		})
 		return errors.Join(err, serr)
 	}}
-	ln, err := lc.Listen(ctx, "tcp", ep.listen.String())
+	ln, err := lc.Listen(ctx, "tcp", addr.String())
 	if err != nil {
-		s.event("config-sync-failed", "error", fmt.Sprintf("config sync listener on %s: %v", ep.listen, err))
+		s.event("config-sync-failed", "error", fmt.Sprintf("config sync listener on %s: %v", addr, err))
 		return
 	}
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
 		select {
 		case <-ctx.Done():
 		case <-stop:
+		case <-done:
 		}
 		ln.Close()
 	}()
-	key, err := deriveKey(ep.key)
-	if err != nil {
-		return
-	}
 	for {
 		c, err := ln.Accept()
 		if err != nil {
+			ln.Close()
 			return
+		}
+		_, key, err := s.endpoints()
+		if err != nil {
+			c.Close()
+			continue
 		}
 		accepting := s.opts.Role() != "active"
 		out, from, err := serve(ctx, c, s.opts.Serial, key, s.opts.Store, accepting)
