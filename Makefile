@@ -8,7 +8,7 @@ PLUGINS   := $(BIN)/plugins
 GOFLAGS   ?=
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all deps gen gen-check build test lint yanglint bench demo demo-unit clean
+.PHONY: all deps gen gen-check build test lint yanglint bench bench-takeover demo demo-unit clean
 
 all: build
 
@@ -44,6 +44,14 @@ test: deps gen-check lint
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/ | tee bench/last.txt
+
+# Takeover time after kill -9 of the active, tandem against keepalived (VRRPv3) at equal
+# timers (needs root; installs keepalived if missing; not part of `make test`).
+TAKEOVER_RUNS   ?= 20
+TAKEOVER_TIMERS ?= 200x3,100x3,50x3,20x3
+bench-takeover: build
+	@command -v keepalived >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y keepalived
+	$(GO) run ./bench/takeover -runs $(TAKEOVER_RUNS) -timers $(TAKEOVER_TIMERS) -ref keepalived -bin $(BIN)
 
 # The pair demo: a TCP transfer through the pair, kill -9 of the active.
 demo: deps build

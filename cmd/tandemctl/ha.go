@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -16,7 +17,7 @@ import (
 // haCmd runs `tandemctl ha status|force-active|force-standby|reset|failover`.
 func haCmd(ctx context.Context, c *local.Client, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("ha status [-json] | force-active | force-standby | reset | failover | sync-settings | sync-test | diff")
+		return errors.New("ha status [-json] | force-active | force-standby | reset | failover | sync-settings | sync-test | diff | join -peer ADDR -key KEY -port PORT -address ADDR/LEN")
 	}
 	switch args[0] {
 	case "status":
@@ -42,6 +43,22 @@ func haCmd(ctx context.Context, c *local.Client, args []string, out io.Writer) e
 		}
 		fmt.Fprintf(out, "peer %s at %s answered in %s, authenticated; its revision %d; %s\n",
 			r.Peer, r.Address, r.Duration.Round(time.Microsecond), r.Revision, state)
+		return nil
+	case "join":
+		fs := flag.NewFlagSet("ha join", flag.ContinueOnError)
+		var req local.JoinRequest
+		fs.StringVar(&req.Peer, "peer", "", "the active member's HA control address")
+		fs.StringVar(&req.Key, "key", "", "the pair's pre-shared key")
+		fs.StringVar(&req.Port, "port", "", "this unit's HA control port, such as X2")
+		fs.StringVar(&req.Address, "address", "", "this unit's address on the HA link, such as 169.254.10.2/29")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		active, err := c.Join(ctx, req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "joined the pair of %s; this unit receives every revision from it by config sync\n", active)
 		return nil
 	case "diff":
 		d, err := c.HADiff(ctx)

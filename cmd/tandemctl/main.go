@@ -43,6 +43,8 @@ commands:
   ha sync-settings                 send the whole configuration to the standby now
   ha sync-test                     check the sync path and whether the members agree
   ha diff                          the leaves that differ between the members
+  ha join -peer ADDR -key KEY -port PORT -address ADDR/LEN
+                                   join the pair whose active answers at ADDR
   lab ...                          the network-namespace lab (tandemctl lab -h)
 `
 

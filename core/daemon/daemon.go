@@ -7,9 +7,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,7 +181,7 @@ func (d *Daemon) serve(ctx context.Context) error {
 	go func() { defer wg.Done(); d.followPlugins(ctx) }()
 	api := local.NewServer(local.Deps{
 		Store: d.store, Tree: d.tree, Events: d.events, Status: d.status, HA: d.ha, Logger: d.log,
-		MayConfigure: d.mayConfigure, Sync: d.sync,
+		MayConfigure: d.mayConfigure, Sync: d.sync, Join: d.Join,
 	})
 	d.log.Info("tandemd serving", "socket", d.cfg.Socket, "unit", d.cfg.SerialNumber, "plugins", len(d.host.Plugins()))
 	return api.Serve(ctx, d.cfg.Socket)
@@ -417,6 +420,65 @@ func (d *Daemon) event(e telemetry.Event) {
 		d.log.Warn("event log", "err", err)
 	}
 	d.log.Info(e.Message, "event", e.Type)
+}
+
+// Join makes this unit a member of the pair whose active member answers at
+// peer (CFG-8): it puts its own address on the HA control port so that it
+// can reach the active, fetches the active's configuration under the
+// pre-shared key, checks that this unit is one of its members (CFG-7),
+// and commits it. The active is not disturbed: this unit starts as a
+// standby that receives every later revision by config sync.
+func (d *Daemon) Join(ctx context.Context, req local.JoinRequest) (string, error) {
+	if st := d.ha.Status(ctx); st.Running {
+		return "", fmt.Errorf("this unit already runs in a pair (%s); remove it from the pair first", st.Self.Role)
+	}
+	peer, err := netip.ParseAddrPort(req.Peer)
+	if err != nil {
+		a, aerr := netip.ParseAddr(req.Peer)
+		if aerr != nil {
+			return "", fmt.Errorf("peer %q: give the active's HA control address, such as 169.254.10.1", req.Peer)
+		}
+		peer = netip.AddrPortFrom(a, 8734)
+	}
+	meta := store.Meta{Author: "join", Origin: "join"}
+	meta.Comment = fmt.Sprintf("join: own address %s on %s to reach %s", req.Address, req.Port, peer)
+	if _, err := d.store.Update(ctx, "join", meta, func(dev *tandem.Device) error {
+		if err := model.Set(dev, "/interfaces/interface[name="+req.Port+"]/config/ipv4-address", mustJSON([]string{req.Address})); err != nil {
+			return err
+		}
+		return model.Set(dev, "/interfaces/interface[name="+req.Port+"]/config/enabled", []byte("true"))
+	}); err != nil {
+		return "", fmt.Errorf("join: %w", err)
+	}
+	var fetched configsync.Peer
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		fetched, err = configsync.Fetch(ctx, peer.String(), d.cfg.SerialNumber, req.Key)
+		if err == nil || errors.Is(err, configsync.ErrAuth) || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // the address is being applied
+	}
+	if err != nil {
+		return "", fmt.Errorf("join: fetching the configuration from %s: %w", peer, err)
+	}
+	if fetched.Config.GetHa().GetDevices().GetDevice(d.cfg.SerialNumber) == nil {
+		return "", fmt.Errorf("join: this unit (serial %s) is not a member of %s's pair: too many members; remove the failed member's serial and add this one on the active (/ha/devices), then join again (CFG-7)", d.cfg.SerialNumber, fetched.Serial)
+	}
+	meta.Comment = fmt.Sprintf("joined the pair of %s (its revision %d)", fetched.Serial, fetched.Revision)
+	if _, err := d.store.Update(ctx, "join", meta, func(dev *tandem.Device) error {
+		*dev = *fetched.Config
+		return nil
+	}); err != nil {
+		return "", fmt.Errorf("join: the active's configuration does not validate here: %w", err)
+	}
+	d.event(telemetry.Event{Type: "peer-joined", Message: fmt.Sprintf("joined the pair of %s", fetched.Serial)})
+	return fetched.Serial, nil
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
 }
 
 // setWebhook points the alerts at /system/config/alert-webhook (OBS-3).

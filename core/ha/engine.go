@@ -83,7 +83,6 @@ type Engine struct {
 	// proberTiming is the timing prober runs with; stopProbe ends it.
 	proberTiming probe.Config
 	stopProbe    context.CancelFunc
-	lastSent     time.Time
 	// retireAt is when the previous pre-shared key stops being accepted.
 	retireAt time.Time
 	counters Counters
@@ -171,10 +170,21 @@ func (e *Engine) mono() int64 { return int64(time.Since(e.start)) }
 func (e *Engine) Run(ctx context.Context) {
 	defer close(e.done)
 	defer e.closeSockets()
-	tick := time.NewTicker(50 * time.Millisecond)
+	// tick steps the machine at a quarter heartbeat interval (its
+	// contract), beat sends the heartbeats on time; both follow the
+	// configured interval.
+	interval := fsm.DefaultHeartbeatInterval
+	tick := time.NewTicker(interval / 4)
 	defer tick.Stop()
+	beat := time.NewTicker(interval)
+	defer beat.Stop()
 	defer e.stopProber()
 	for {
+		if iv := e.setup.machine.HeartbeatInterval; iv > 0 && iv != interval {
+			interval = iv
+			tick.Reset(interval / 4)
+			beat.Reset(interval)
+		}
 		var probeResults <-chan map[string]bool
 		if e.prober != nil {
 			probeResults = e.prober.Results()
@@ -214,9 +224,11 @@ func (e *Engine) Run(ctx context.Context) {
 				e.retireAt = time.Time{}
 			}
 			e.handle(e.machine.Step(fsm.Tick{At: now}))
-			if now.Sub(e.lastSent) >= e.setup.machine.HeartbeatInterval {
-				e.send()
+		case <-beat.C:
+			if e.machine == nil {
+				continue
 			}
+			e.send()
 			e.publishPaths()
 		}
 	}
@@ -368,7 +380,6 @@ func (e *Engine) stepLinks() {
 // send sends one heartbeat round on every path.
 func (e *Engine) send() {
 	now := time.Now()
-	e.lastSent = now
 	adv := e.machine.Advertise()
 	probed := map[string]bool{}
 	for _, ifc := range e.setup.machine.Interfaces {

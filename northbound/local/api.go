@@ -86,3 +86,16 @@ type DiffResponse struct {
 	To      string         `json:"to"`
 	Changes []model.Change `json:"changes"`
 }
+
+// JoinRequest makes a new unit a member of a pair (CFG-8).
+type JoinRequest struct {
+	// Peer is the active member's HA control address (port 8734 unless
+	// given).
+	Peer string `json:"peer"`
+	// Key is the pair's pre-shared key.
+	Key string `json:"key"`
+	// Port and Address are this unit's HA control port and its address
+	// on the link, such as X2 and 169.254.10.2/29.
+	Port    string `json:"port"`
+	Address string `json:"address"`
+}

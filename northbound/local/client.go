@@ -159,6 +159,14 @@ func (c *Client) HADiff(ctx context.Context) (DiffResponse, error) {
 	return d, c.do(ctx, http.MethodGet, "/v1/ha/diff", nil, &d)
 }
 
+// Join makes this unit a member of the pair whose active answers at
+// req.Peer and returns the active's serial number.
+func (c *Client) Join(ctx context.Context, req JoinRequest) (string, error) {
+	var out map[string]string
+	err := c.do(ctx, http.MethodPost, "/v1/ha/join", req, &out)
+	return out["joined"], err
+}
+
 // Events lists up to limit events after sequence number after.
 func (c *Client) Events(ctx context.Context, after uint64, limit int) ([]telemetry.Event, error) {
 	var ev []telemetry.Event

@@ -41,6 +41,9 @@ type Deps struct {
 	HA HA
 	// Sync is the configuration sync between the members.
 	Sync Sync
+	// Join makes this unit a member of a pair (CFG-8) and names the
+	// active it joined.
+	Join func(ctx context.Context, req JoinRequest) (string, error)
 	// MayConfigure refuses configuration changes on a unit that must not
 	// take them (a standby, CFG-1); nil allows them.
 	MayConfigure func() error
@@ -91,6 +94,7 @@ func NewServer(deps Deps) *Server {
 	s.mux.HandleFunc("POST /v1/ha/sync-settings", s.syncSettings)
 	s.mux.HandleFunc("GET /v1/ha/sync-test", s.syncTest)
 	s.mux.HandleFunc("GET /v1/ha/diff", s.haDiff)
+	s.mux.HandleFunc("POST /v1/ha/join", s.haJoin)
 	return s
 }
 
@@ -484,6 +488,24 @@ func (s *Server) haDiff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, DiffResponse{From: "this unit", To: peer, Changes: changes})
+}
+
+// haJoin joins this unit to a pair (CFG-8).
+func (s *Server) haJoin(w http.ResponseWriter, r *http.Request) {
+	var req JoinRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if req.Peer == "" || req.Key == "" || req.Port == "" || req.Address == "" {
+		writeError(w, http.StatusBadRequest, errors.New("join needs peer, key, port and address"))
+		return
+	}
+	active, err := s.deps.Join(r.Context(), req)
+	if err != nil {
+		writeError(w, http.StatusConflict, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"joined": active})
 }
 
 // configurable answers 403 with the reason when this unit refuses

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -430,4 +431,52 @@ func TestPreSharedKeyChangesInPlace(t *testing.T) {
 	if out, err := exec.Command(filepath.Join(bin, "tandemctl"), "-socket", filepath.Join(l.dir, "fw1.sock"), "ha", "sync-test").CombinedOutput(); err != nil || !strings.Contains(string(out), "IN SYNC") {
 		t.Errorf("after the key change: %v\n%s", err, out)
 	}
+}
+
+// SPEC: CFG-8
+// SPEC: CFG-7
+// A new unit (empty datastore) joins with the active's HA address and the
+// pre-shared key: it pulls the configuration and becomes the standby
+// while the active stays active throughout. A wrong key is refused and
+// changes nothing.
+func TestNewUnitJoinsThePair(t *testing.T) {
+	l := startPair(t)
+	if out, err := labCtl(t, l.name, l.dir, "kill", "fw2"); err != nil { // the failed unit
+		t.Fatalf("kill: %v\n%s", err, out)
+	}
+	// The replacement: a fresh tandemd, no configuration, same serial.
+	data, sock := filepath.Join(t.TempDir(), "data"), filepath.Join(t.TempDir(), "new.sock")
+	cmd := exec.Command("ip", "netns", "exec", l.fw2.ns, filepath.Join(bin, "tandemd"),
+		"-data", data, "-plugins", filepath.Join(bin, "plugins"), "-socket", sock, "-serial", "LAB-FW2")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	fresh := local.NewClient(sock)
+	l.fw2.eventually("the replacement answers", 15*time.Second, func() bool {
+		_, err := fresh.Status(context.Background())
+		return err == nil
+	})
+	join := func(key string) (string, error) {
+		out, err := exec.Command(filepath.Join(bin, "tandemctl"), "-socket", sock, "ha", "join",
+			"-peer", "169.254.10.1", "-key", key, "-port", "X2", "-address", "169.254.10.2/29").CombinedOutput()
+		return string(out), err
+	}
+	if out, err := join("not the pair's key"); err == nil || !strings.Contains(out, "authentication") {
+		t.Errorf("join with a wrong key: %v\n%s", err, out)
+	}
+	if out, err := join("tandem-lab-pre-shared-key"); err != nil || !strings.Contains(out, "LAB-FW1") {
+		t.Fatalf("join: %v\n%s", err, out)
+	}
+	l.fw2.eventually("the new unit is the standby", 15*time.Second, func() bool {
+		st, err := fresh.Status(context.Background())
+		return err == nil && st.Role == "standby"
+	})
+	if r := l.role("fw1"); r != "active" {
+		t.Errorf("the active was disturbed by the join: %s", r)
+	}
+	l.fw2.eventually("the new unit holds its own monitoring address", 10*time.Second, func() bool {
+		return l.fw2.hasAddr("x0", "192.0.2.3/24")
+	})
 }

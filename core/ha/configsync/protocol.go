@@ -85,8 +85,9 @@ type result struct {
 	Hash     string `json:"hash"`
 }
 
-// errAuth says a message failed authentication.
-var errAuth = errors.New("config sync: message failed authentication (different pre-shared keys?)")
+// ErrAuth says a message failed authentication: the units hold different
+// pre-shared keys, or someone else is talking.
+var ErrAuth = errors.New("config sync: message failed authentication (different pre-shared keys?)")
 
 // deriveKey derives the sync key from the pre-shared key.
 func deriveKey(psk string) ([]byte, error) {
@@ -125,7 +126,7 @@ func open(key []byte, f frame, kind string, v any, nonces ...string) error {
 		return fmt.Errorf("config sync: got %q, want %q", f.Kind, kind)
 	}
 	if !hmac.Equal([]byte(f.MAC), []byte(mac(key, kind, f.Body, nonces...))) {
-		return errAuth
+		return ErrAuth
 	}
 	return json.Unmarshal(f.Body, v)
 }

@@ -253,7 +253,7 @@ func (s *Syncer) pushOnce(ctx context.Context, ep endpoints) {
 		return
 	}
 	out, err := pushTo(ctx, ep.peer.String(), s.opts.Serial, key, s.opts.Store)
-	if err != nil && errors.Is(err, errAuth) && ep.previousKey != "" {
+	if err != nil && errors.Is(err, ErrAuth) && ep.previousKey != "" {
 		// The peer does not have the new key yet: the push carries it.
 		if prev, perr := deriveKey(ep.previousKey); perr == nil {
 			out, err = pushTo(ctx, ep.peer.String(), s.opts.Serial, prev, s.opts.Store)
@@ -356,4 +356,15 @@ func (s *Syncer) update(path string, v any) {
 	if err := s.opts.State.Update(path, v); err != nil {
 		s.log.Debug("state update refused", "path", path, "err", err)
 	}
+}
+
+// Fetch opens an authenticated session to the unit at addr (an active
+// member's control link address) under the pre-shared key psk and returns
+// its running configuration: how a new unit joins the pair (CFG-8).
+func Fetch(ctx context.Context, addr, serial, psk string) (Peer, error) {
+	key, err := deriveKey(psk)
+	if err != nil {
+		return Peer{}, err
+	}
+	return inspect(ctx, addr, serial, key, true)
 }

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/tandem-ha/tandem/platforms/lab/topo"
+)
+
+// The probe stream: the client sends one UDP request every streamEvery to
+// the echo server on the server host, through the pair; the server sends
+// each request back unchanged. A request carries its sequence number and
+// its send time (nanoseconds since the stream started).
+const (
+	echoAddr    = "198.51.100.10:7007"
+	streamEvery = time.Millisecond
+	requestSize = 16
+)
+
+// echoServer answers every datagram to its sender, from the server host.
+type echoServer struct {
+	conn *net.UDPConn
+	done chan struct{}
+}
+
+// startEcho opens the echo server in namespace ns.
+func startEcho(ns string) (*echoServer, error) {
+	var c *net.UDPConn
+	err := topo.InNetns(ns, func() error {
+		a, err := net.ResolveUDPAddr("udp4", echoAddr)
+		if err != nil {
+			return err
+		}
+		c, err = net.ListenUDP("udp4", a)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &echoServer{conn: c, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := c.ReadFromUDP(buf)
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if err == nil {
+				_, _ = c.WriteToUDP(buf[:n], from)
+			}
+		}
+	}()
+	return s, nil
+}
+
+// Close stops the echo server.
+func (s *echoServer) Close() {
+	_ = s.conn.Close()
+	<-s.done
+}
+
+// echo is one answer received by the client.
+type echo struct {
+	seq  uint64
+	sent time.Duration // since the stream started
+	recv time.Duration // since the stream started
+}
+
+// stream is the client side: a sender and a receiver on one unconnected
+// UDP socket (unconnected, so that ICMP errors during the takeover never
+// surface as read or write errors).
+type stream struct {
+	conn  *net.UDPConn
+	start time.Time
+	stop  chan struct{}
+	once  sync.Once
+	wg    sync.WaitGroup
+
+	mu     sync.Mutex
+	echoes []echo
+	sent   uint64
+}
+
+// startStream opens the client socket in namespace ns and starts sending.
+func startStream(ns string) (*stream, error) {
+	var c *net.UDPConn
+	err := topo.InNetns(ns, func() (err error) {
+		c, err = net.ListenUDP("udp4", &net.UDPAddr{})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	to, err := net.ResolveUDPAddr("udp4", echoAddr)
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	s := &stream{conn: c, start: time.Now(), stop: make(chan struct{}), echoes: make([]echo, 0, 16384)}
+	s.wg.Add(2)
+	go s.send(to)
+	go s.receive()
+	return s, nil
+}
+
+func (s *stream) send(to *net.UDPAddr) {
+	defer s.wg.Done()
+	t := time.NewTicker(streamEvery)
+	defer t.Stop()
+	buf := make([]byte, requestSize)
+	for seq := uint64(1); ; seq++ {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		binary.BigEndian.PutUint64(buf, seq)
+		binary.BigEndian.PutUint64(buf[8:], uint64(time.Since(s.start)))
+		_, _ = s.conn.WriteToUDP(buf, to)
+		s.mu.Lock()
+		s.sent = seq
+		s.mu.Unlock()
+	}
+}
+
+func (s *stream) receive() {
+	defer s.wg.Done()
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := s.conn.ReadFromUDP(buf)
+		now := time.Since(s.start)
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		if err != nil || n != requestSize {
+			continue
+		}
+		e := echo{
+			seq:  binary.BigEndian.Uint64(buf),
+			sent: time.Duration(binary.BigEndian.Uint64(buf[8:])),
+			recv: now,
+		}
+		s.mu.Lock()
+		s.echoes = append(s.echoes, e)
+		s.mu.Unlock()
+	}
+}
+
+// now is the stream's clock: the time since it started.
+func (s *stream) now() time.Duration { return time.Since(s.start) }
+
+// snapshot returns a copy of the echoes received so far and the number of
+// requests sent.
+func (s *stream) snapshot() ([]echo, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]echo(nil), s.echoes...), s.sent
+}
+
+// Close stops the stream (once; later calls only read) and returns every
+// echo received and the number of requests sent.
+func (s *stream) Close() ([]echo, uint64) {
+	s.once.Do(func() {
+		close(s.stop)
+		_ = s.conn.Close()
+		s.wg.Wait()
+	})
+	return s.snapshot()
+}
+
+// steady reports whether echoes came back for the last window: at least
+// 80 % of the requests of the window and no gap longer than 20 ms.
+func steady(echoes []echo, now, window time.Duration) bool {
+	from := now - window
+	n := 0
+	last := from
+	for _, e := range echoes {
+		if e.recv < from {
+			continue
+		}
+		if e.recv-last > 20*time.Millisecond {
+			return false
+		}
+		last = e.recv
+		n++
+	}
+	return now-last <= 20*time.Millisecond && n >= int(window/streamEvery)*8/10
+}
+
+// outcome is what the client saw around one kill.
+type outcome struct {
+	// Silence is the longest gap between two consecutive echoes received
+	// from the kill's last echo onwards.
+	Silence time.Duration
+	// FirstEcho is the time from the kill to the first echo of a request
+	// sent once every port of the killed unit was down (until then the
+	// old unit's kernel still forwards).
+	FirstEcho time.Duration
+	// PortsDown is the time topo's Kill took from the SIGKILL to the last
+	// port down.
+	PortsDown time.Duration
+	// HeartbeatEvery is the mean time between the active's heartbeats
+	// (or VRRP adverts) at the standby before the kill.
+	HeartbeatEvery time.Duration
+	// Lost counts the requests without an echo.
+	Lost uint64
+	// Recovered is false when no echo came back after the kill.
+	Recovered bool
+}
+
+// measure computes the outcome of a kill at time killed (stream clock),
+// whose last port went down at down, from the echoes received. Only gaps
+// that end after the kill count.
+func measure(echoes []echo, sent uint64, killed, down time.Duration) outcome {
+	var o outcome
+	var prev time.Duration = -1
+	seen := map[uint64]bool{}
+	for _, e := range echoes {
+		seen[e.seq] = true
+		if prev >= 0 && e.recv > killed && e.recv-prev > o.Silence {
+			o.Silence = e.recv - prev
+		}
+		prev = e.recv
+		if !o.Recovered && e.sent > down {
+			o.Recovered = true
+			o.FirstEcho = e.recv - killed
+		}
+	}
+	o.Lost = sent - uint64(len(seen))
+	return o
+}
+
+// recoveredFor reports whether echoes of requests sent after down (the
+// killed unit's ports down) have come back steadily for at least d.
+func recoveredFor(echoes []echo, down, now, d time.Duration) bool {
+	for _, e := range echoes {
+		if e.sent > down {
+			return now-e.recv >= d && steady(echoes, now, d)
+		}
+	}
+	return false
+}
