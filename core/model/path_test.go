@@ -107,7 +107,7 @@ func TestValidateNamesEveryBadLeaf(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"/ha/config/heartbeat-interval":                      "70000 is out of range: allowed 50..60000",
+		"/ha/config/heartbeat-interval":                      "70000 is out of range: allowed 10..60000",
 		"/interfaces/interface[name=X2]/config/ipv4-address": `"300.1.1.1/24" is not an IPv4 address with prefix length`,
 		"/interfaces/interface[name=X3]/config/ipv4-address": `"300.1.1.1/24" is not an IPv4 address with prefix length`,
 	}

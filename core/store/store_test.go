@@ -56,7 +56,7 @@ func TestOpenCommitsInitialRevision(t *testing.T) {
 
 func TestOpenRefusesInvalidInitial(t *testing.T) {
 	bad := model.Default()
-	_ = setHB(10)(bad) // below the YANG range 50..60000
+	_ = setHB(5)(bad) // below the YANG range 10..60000
 	if s, err := Open(dbPath(t), Options{Initial: bad, Logger: quiet}); err == nil {
 		_ = s.Close()
 		t.Fatal("Open accepted an initial configuration outside the schema")
@@ -232,7 +232,7 @@ func TestValidationFailureChangesNothing(t *testing.T) {
 			return err
 		}},
 		{"schema", func() error {
-			_, err := s.Update(t.Context(), "b", Meta{}, setHB(20))
+			_, err := s.Update(t.Context(), "b", Meta{}, setHB(5)) // below the YANG range
 			return err
 		}},
 	}

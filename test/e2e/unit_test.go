@@ -151,9 +151,12 @@ func (u *unit) mustCtl(args ...string) string {
 // addrs lists the global addresses of a netdev in the unit's namespace.
 func (u *unit) addrs(dev string) []string {
 	u.t.Helper()
-	out, err := exec.Command("ip", "-n", u.ns, "-j", "addr", "show", "dev", dev).Output()
+	out, err := exec.Command("ip", "-n", u.ns, "-j", "addr", "show", "dev", dev).CombinedOutput()
 	if err != nil {
-		u.t.Fatalf("ip addr show %s: %v", dev, err)
+		if strings.Contains(string(out), "does not exist") {
+			return nil // not created yet (a virtual MAC child): no addresses
+		}
+		u.t.Fatalf("ip addr show %s: %v\n%s", dev, err, out)
 	}
 	var links []struct {
 		Flags    []string `json:"flags"`
