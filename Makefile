@@ -50,7 +50,7 @@ bench: deps
 TAKEOVER_RUNS   ?= 20
 TAKEOVER_TIMERS ?= 200x3,100x3,50x3,20x3
 bench-takeover: build
-	@command -v keepalived >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y keepalived
+	@command -v keepalived >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq keepalived; }
 	$(GO) run ./bench/takeover -runs $(TAKEOVER_RUNS) -timers $(TAKEOVER_TIMERS) -ref keepalived -bin $(BIN)
 
 # The pair demo: a TCP transfer through the pair, kill -9 of the active.
