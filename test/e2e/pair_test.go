@@ -480,3 +480,40 @@ func TestNewUnitJoinsThePair(t *testing.T) {
 		return l.fw2.hasAddr("x0", "192.0.2.3/24")
 	})
 }
+
+// SPEC: ROLE-3
+// With preempt on, the primary takes the active role back after its
+// monitored link recovers and the hold time passes; with preempt off it
+// stays standby (TestMonitoredLinkDownFailsOver).
+func TestPreemptGivesThePrimaryTheRoleBack(t *testing.T) {
+	l := startPair(t)
+	ctl := func(args ...string) {
+		full := append([]string{"-socket", filepath.Join(l.dir, "fw1.sock"), "config"}, args...)
+		if out, err := exec.Command(filepath.Join(bin, "tandemctl"), full...).CombinedOutput(); err != nil {
+			t.Fatalf("tandemctl %v: %v\n%s", args, err, out)
+		}
+	}
+	ctl("set", "/ha/config/preempt", "true")
+	ctl("set", "/ha/config/preempt-hold-time", "2")
+	ctl("commit", "-m", "preempt")
+	l.fw2.eventually("preempt reaches the standby", 10*time.Second, func() bool {
+		out, err := l.clients["fw2"].Config(context.Background(), "running")
+		return err == nil && strings.Contains(string(out), `"preempt": true`)
+	})
+	if out, err := labCtl(t, l.name, l.dir, "cut", "fw1:lan"); err != nil {
+		t.Fatalf("cut: %v\n%s", err, out)
+	}
+	l.fw2.eventually("fw2 takes over for fw1's lost LAN link", 5*time.Second, func() bool {
+		return l.role("fw2") == "active" && l.role("fw1") == "standby"
+	})
+	restored := time.Now()
+	if out, err := labCtl(t, l.name, l.dir, "restore", "fw1:lan"); err != nil {
+		t.Fatalf("restore: %v\n%s", err, out)
+	}
+	l.fw1.eventually("fw1, the primary, takes the role back", 15*time.Second, func() bool {
+		return l.role("fw1") == "active" && l.role("fw2") == "standby"
+	})
+	if held := time.Since(restored); held < 2*time.Second {
+		t.Errorf("the primary took the role back after %s, before the 2 s hold time", held)
+	}
+}

@@ -58,3 +58,36 @@ func TestPreemptROLE3(t *testing.T) {
 		})
 	}
 }
+
+// SPEC: ROLE-3
+// The hold time starts when the recovered primary is verified healthy
+// (quality not lower than the active's), not when it became standby: a
+// primary that comes back with a link down and repairs it later takes the
+// role back one full hold time after the repair.
+func TestPreemptHoldStartsWhenHealthyROLE3(t *testing.T) {
+	a, b := pairConfigs()
+	for _, c := range []*Config{&a, &b} {
+		c.Preempt, c.PreemptHoldTime = true, 5*time.Second
+		c.Interfaces[1].Physical = false // X2 counts for quality only
+		c.Hysteresis = 60
+	}
+	s := newSim(a, b, 23)
+	s.runFor(secs(1))
+	s.crash(0)
+	s.runFor(secs(1))
+	s.links[0]["X2"] = LinkStatus{} // the primary comes back with X2 down
+	s.start(0)
+	s.runFor(secs(10)) // a standby for longer than the hold time, but not whole
+	if s.roles() != [2]Role{RoleStandby, RoleActive} {
+		t.Fatalf("preempted while its quality was lower: roles %v\n%s", s.roles(), fmtLogs(s))
+	}
+	s.setLink(0, "X2", LinkStatus{Up: true}) // repaired
+	s.runFor(secs(4))                        // less than the hold time since the repair
+	if s.roles() != [2]Role{RoleStandby, RoleActive} {
+		t.Fatalf("preempted %v before a full hold time after the repair\n%s", s.roles(), fmtLogs(s))
+	}
+	s.runFor(secs(10))
+	if s.roles() != [2]Role{RoleActive, RoleStandby} {
+		t.Errorf("no preempt after the hold time: roles %v\n%s", s.roles(), fmtLogs(s))
+	}
+}

@@ -38,10 +38,13 @@ func (m *Machine) updateQuality(out []Output) []Output {
 	return out
 }
 
-// updatePeerGood tracks since when the peer has been a healthy standby, for
-// the hold time of give-back (ROLE-3).
+// updatePeerGood tracks since when the peer has been a verified healthy
+// standby, for the hold time of give-back (ROLE-3): eligible, and with a
+// quality not lower than this unit's, so that the hold starts when a
+// recovered unit is whole again, not when it became standby.
 func (m *Machine) updatePeerGood() {
-	good := m.peerAlive && !m.refused && m.peer.Role == RoleStandby && m.peer.eligible()
+	good := m.peerAlive && !m.refused && m.peer.Role == RoleStandby && m.peer.eligible() &&
+		m.peer.Quality >= m.quality
 	if good && !m.peerGood {
 		m.goodSince = m.now
 	}
