@@ -8,7 +8,7 @@ PLUGINS   := $(BIN)/plugins
 GOFLAGS   ?=
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all deps gen gen-check build test lint yanglint bench bench-takeover demo demo-unit clean
+.PHONY: all deps gen gen-check build test lint yanglint bench bench-takeover bench-soak demo demo-unit clean
 
 all: build
 
@@ -52,6 +52,10 @@ TAKEOVER_TIMERS ?= 200x3,100x3,50x3,20x3
 bench-takeover: build
 	@command -v keepalived >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq keepalived; }
 	$(GO) run ./bench/takeover -runs $(TAKEOVER_RUNS) -timers $(TAKEOVER_TIMERS) -ref keepalived -bin $(BIN)
+
+# No false failover: one pair idle for 10 minutes with 20 ms x 3 heartbeats and every CPU busy.
+bench-soak: build
+	$(GO) run ./bench/takeover -soak 10m -timers 20x3 -bin $(BIN)
 
 # The pair demo: a TCP transfer through the pair, kill -9 of the active.
 demo: deps build

@@ -112,6 +112,7 @@ func main() {
 	flag.StringVar(&c.out, "out", "bench/takeover/last.txt", "file the report is written to (also printed)")
 	flag.StringVar(&c.keepLogs, "logs", "", "directory to copy the lab logs of failed runs to (default: none)")
 	flag.StringVar(&c.keepalive, "keepalived", "keepalived", "keepalived binary")
+	soakFor := flag.Duration("soak", 0, "instead of measuring takeovers, run one tandem pair idle this long with the first -timers setting and every CPU busy, and count false failure detections")
 	flag.Parse()
 	var err error
 	if c.timers, err = parseTimers(ts); err != nil {
@@ -122,6 +123,14 @@ func main() {
 	}
 	if os.Geteuid() != 0 {
 		fatal(errors.New("needs root: it builds network namespaces"))
+	}
+	if *soakFor > 0 {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := soak(ctx, c, c.timers[0], *soakFor, os.Stderr); err != nil {
+			fatal(err)
+		}
+		return
 	}
 	stacks := []stack{tandemStack{}}
 	switch c.ref {
