@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/northbound/local"
+	"github.com/tandem-ha/tandem/platforms/lab/labpair"
 	"github.com/tandem-ha/tandem/platforms/lab/topo"
 )
 
@@ -33,29 +34,10 @@ func (tandemStack) Prepare(ctx context.Context, l *topo.Lab, t timers) (string, 
 	for _, u := range l.Units {
 		clients[u.Name] = local.NewClient(u.Socket)
 	}
-	role := func(unit string) string {
-		c, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		st, err := clients[unit].Status(c)
-		if err != nil {
-			return ""
-		}
-		return st.Role
-	}
-	var active, standby string
-	if err := waitFor(ctx, 15*time.Second, 20*time.Millisecond, func() bool {
-		r1, r2 := role("fw1"), role("fw2")
-		switch {
-		case r1 == "active" && r2 == "standby":
-			active, standby = "fw1", "fw2"
-		case r2 == "active" && r1 == "standby":
-			active, standby = "fw2", "fw1"
-		default:
-			return false
-		}
-		return true
-	}); err != nil {
-		return "", fmt.Errorf("tandem: no active and standby: %w", err)
+	role := func(unit string) string { return labpair.Role(ctx, l, unit) }
+	active, standby, err := labpair.Elected(ctx, l, 15*time.Second)
+	if err != nil {
+		return "", fmt.Errorf("tandem: %w", err)
 	}
 	running := func(unit string) (iv, lvl int, err error) {
 		c, cancel := context.WithTimeout(ctx, time.Second)

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tandem-ha/tandem/northbound/local"
+	"github.com/tandem-ha/tandem/platforms/lab/labpair"
 	"github.com/tandem-ha/tandem/platforms/lab/topo"
 )
 
@@ -90,32 +90,9 @@ func labDemo(ctx context.Context, args []string, name, dir string, out io.Writer
 			err = derr
 		}
 	}()
-	clients := map[string]*local.Client{}
-	for _, u := range l.Units {
-		clients[u.Name] = local.NewClient(u.Socket)
-	}
-	role := func(unit string) string {
-		c, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		st, err := clients[unit].Status(c)
-		if err != nil {
-			return ""
-		}
-		return st.Role
-	}
-	var active, standby string
-	if err := waitFor(ctx, 15*time.Second, func() bool {
-		r1, r2 := role("fw1"), role("fw2")
-		switch {
-		case r1 == "active" && r2 == "standby":
-			active, standby = "fw1", "fw2"
-		case r2 == "active" && r1 == "standby":
-			active, standby = "fw2", "fw1"
-		default:
-			return false
-		}
-		return true
-	}); err != nil {
+	role := func(unit string) string { return labpair.Role(ctx, l, unit) }
+	active, standby, err := labpair.Elected(ctx, l, 15*time.Second)
+	if err != nil {
 		return fmt.Errorf("the pair did not elect an active unit: %w", err)
 	}
 	fmt.Fprintf(out, "%s is active, %s is standby (heartbeats every 100 ms on both HA paths, dead after 3 missed)\n", active, standby)
@@ -158,7 +135,7 @@ func labDemo(ctx context.Context, args []string, name, dir string, out io.Writer
 			takeover = time.Since(killed)
 		}
 		if reconnect == 0 && topo.InNetns(l.Namespace("client"), func() error {
-			c, err := net.DialTimeout("tcp", demoServer, 200*time.Millisecond)
+			c, err := net.DialTimeout("tcp", demoServer, 30*time.Millisecond)
 			if err == nil {
 				c.Close()
 			}
@@ -229,7 +206,7 @@ func waitFor(ctx context.Context, within time.Duration, cond func() bool) error 
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 	return nil
