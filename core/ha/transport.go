@@ -2,24 +2,17 @@ package ha
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"syscall"
+
+	"github.com/tandem-ha/tandem/core/ha/freebind"
 )
 
 // listen opens the UDP socket of a heartbeat path on the unit's own link
-// address. IP_FREEBIND lets it bind before the platform driver has put the
-// address on the port, so start-up order does not matter.
+// address, even before the platform driver has put the address on the port.
 func listen(ctx context.Context, local netip.AddrPort) (*net.UDPConn, error) {
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_IP, syscall.IP_FREEBIND, 1)
-		})
-		return errors.Join(err, serr)
-	}}
+	lc := freebind.ListenConfig(local.Addr())
 	pc, err := lc.ListenPacket(ctx, "udp", local.String())
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat socket on %s: %w", local, err)

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/tandem-ha/tandem/core/ha/freebind"
 	"github.com/tandem-ha/tandem/core/model"
 
 	"github.com/tandem-ha/tandem/core/store"
@@ -291,13 +290,7 @@ func (s *Syncer) pushOnce(ctx context.Context, ep endpoints) {
 // address. Each session uses the key in force when it starts.
 func (s *Syncer) listen(ctx context.Context, stop <-chan struct{}, closed chan<- struct{}, addr netip.AddrPort) {
 	defer close(closed)
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_IP, syscall.IP_FREEBIND, 1)
-		})
-		return errors.Join(err, serr)
-	}}
+	lc := freebind.ListenConfig(addr.Addr())
 	ln, err := lc.Listen(ctx, "tcp", addr.String())
 	if err != nil {
 		s.event("config-sync-failed", "error", fmt.Sprintf("config sync listener on %s: %v", addr, err))

@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"syscall"
 	"time"
 
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
-	"golang.org/x/sys/unix"
+
+	"github.com/tandem-ha/tandem/core/ha/freebind"
 )
 
 // ICMP protocol numbers, for icmp.ParseMessage.
@@ -173,17 +173,11 @@ func (s *sockets) read(local netip.Addr, c net.PacketConn) {
 // port; until then sends fail and the port counts as unreachable. Only
 // echo replies pass the socket's ICMP filter.
 func listen(ctx context.Context, src netip.Addr) (net.PacketConn, error) {
-	network, level, opt := "ip4:icmp", unix.SOL_IP, unix.IP_FREEBIND
+	network := "ip4:icmp"
 	if src.Is6() {
-		network, level, opt = "ip6:ipv6-icmp", unix.SOL_IPV6, unix.IPV6_FREEBIND
+		network = "ip6:ipv6-icmp"
 	}
-	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), level, opt, 1)
-		})
-		return errors.Join(err, serr)
-	}}
+	lc := freebind.ListenConfig(src)
 	c, err := lc.ListenPacket(ctx, network, src.String())
 	if err != nil {
 		return nil, err
