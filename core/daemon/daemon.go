@@ -126,7 +126,7 @@ func start(ctx context.Context, cfg Config) (*Daemon, error) {
 	d.ha, err = ha.New(ha.Options{
 		Serial: cfg.SerialNumber, Firmware: Version, DataDir: cfg.DataDir, Logger: cfg.Logger,
 		OnRole: func(role fsm.Role, reason string) {
-			d.rec.SetRole(reconcile.Role(role))
+			d.rec.SetRole(role)
 			d.sync.Trigger()
 		},
 		OnEvent: func(kind, severity, msg string) {
@@ -231,12 +231,12 @@ func machineSerial() string {
 // otherwise: standalone when HA is off; initializing, which never claims
 // virtual addresses, when HA was just turned on; else the current role,
 // which the engine owns.
-func roleFor(d *tandem.Device, current reconcile.Role) reconcile.Role {
+func roleFor(d *tandem.Device, current fsm.Role) fsm.Role {
 	switch {
 	case d.GetHa().GetConfig().GetMode() == tandem.TandemHa_HaMode_standalone:
-		return reconcile.RoleStandalone
-	case current == reconcile.RoleStandalone:
-		return reconcile.RoleInitializing
+		return fsm.RoleStandalone
+	case current == fsm.RoleStandalone:
+		return fsm.RoleInitializing
 	}
 	return current
 }
@@ -491,13 +491,13 @@ func (d *Daemon) setWebhook(running *tandem.Device) {
 // mayConfigure refuses configuration changes on a standby (CFG-1): the
 // configuration is changed on the active, which syncs it to the standby.
 func (d *Daemon) mayConfigure() error {
-	if d.rec.Role() != reconcile.RoleStandby {
+	if d.rec.Role() != fsm.RoleStandby {
 		return nil
 	}
 	active := "the active unit"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if st := d.ha.Status(ctx); st.Peer != nil && st.Peer.Role == string(reconcile.RoleActive) {
+	if st := d.ha.Status(ctx); st.Peer != nil && st.Peer.Role == string(fsm.RoleActive) {
 		active = "the active unit " + st.Peer.Serial
 	}
 	return fmt.Errorf("this unit (%s) is the standby: change the configuration on %s, which syncs it here (CFG-1)", d.cfg.SerialNumber, active)

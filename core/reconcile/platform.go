@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tandem-ha/tandem/core/catalog"
+	"github.com/tandem-ha/tandem/core/ha/fsm"
 	"github.com/tandem-ha/tandem/gen/tandem"
 	"github.com/tandem-ha/tandem/plugins/sdk"
 )
@@ -31,8 +32,8 @@ func (id Identity) Designation(d *tandem.Device) tandem.E_TandemTypes_UnitDesign
 
 // ownsVirtualAddresses reports whether a unit in role holds the virtual
 // addresses of the interfaces (TKO-1).
-func ownsVirtualAddresses(role Role) bool {
-	return role == RoleActive || role == RoleStandalone
+func ownsVirtualAddresses(role fsm.Role) bool {
+	return role == fsm.RoleActive || role == fsm.RoleStandalone
 }
 
 // PlatformSpec computes what the platform driver must hold for the
@@ -43,7 +44,7 @@ func ownsVirtualAddresses(role Role) bool {
 // monitoring addresses and HA link addresses are always present (MON-2);
 // the interfaces' virtual addresses only while the unit is active or
 // standalone (TKO-1).
-func PlatformSpec(d *tandem.Device, role Role, self Identity) *sdk.PlatformSpec {
+func PlatformSpec(d *tandem.Device, role fsm.Role, self Identity) *sdk.PlatformSpec {
 	primary := self.Designation(d) == tandem.TandemTypes_UnitDesignation_primary
 	ports := map[string]*sdk.Port{}
 	port := func(name string) *sdk.Port {

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/tandem-ha/tandem/core/ha/fsm"
 	"github.com/tandem-ha/tandem/core/model"
 	"github.com/tandem-ha/tandem/gen/tandem"
 	"github.com/tandem-ha/tandem/plugins/sdk"
@@ -43,13 +44,13 @@ func TestPlatformSpec(t *testing.T) {
 	d := pairConfig(t)
 	for _, tc := range []struct {
 		name string
-		role Role
+		role fsm.Role
 		self string
 		want []*sdk.Port
 	}{{
 		// SPEC: TKO-1
 		name: "active primary owns the virtual addresses and its own monitoring address",
-		role: RoleActive, self: "UNIT-A",
+		role: fsm.RoleActive, self: "UNIT-A",
 		want: []*sdk.Port{
 			{Name: "X0", Netdev: "x0", AdminUp: true, Addresses: []string{"192.0.2.1/24", "192.0.2.2/24", "2001:db8::1/64", "2001:db8::2/64"}},
 			{Name: "X1", Netdev: "wan0", AdminUp: true, Addresses: []string{"198.51.100.1/24"}},
@@ -59,7 +60,7 @@ func TestPlatformSpec(t *testing.T) {
 	}, {
 		// SPEC: MON-2
 		name: "standby secondary keeps only its own monitoring and HA link addresses",
-		role: RoleStandby, self: "UNIT-B",
+		role: fsm.RoleStandby, self: "UNIT-B",
 		want: []*sdk.Port{
 			{Name: "X0", Netdev: "x0", AdminUp: true, Addresses: []string{"192.0.2.3/24"}},
 			{Name: "X1", Netdev: "wan0", AdminUp: true},
@@ -68,7 +69,7 @@ func TestPlatformSpec(t *testing.T) {
 		},
 	}, {
 		name: "initializing unit never claims virtual addresses",
-		role: RoleInitializing, self: "UNIT-A",
+		role: fsm.RoleInitializing, self: "UNIT-A",
 		want: []*sdk.Port{
 			{Name: "X0", Netdev: "x0", AdminUp: true, Addresses: []string{"192.0.2.2/24", "2001:db8::2/64"}},
 			{Name: "X1", Netdev: "wan0", AdminUp: true},
@@ -77,7 +78,7 @@ func TestPlatformSpec(t *testing.T) {
 		},
 	}, {
 		name: "unknown serial is treated as primary",
-		role: RoleStandalone, self: "OTHER",
+		role: fsm.RoleStandalone, self: "OTHER",
 		want: []*sdk.Port{
 			{Name: "X0", Netdev: "x0", AdminUp: true, Addresses: []string{"192.0.2.1/24", "192.0.2.2/24", "2001:db8::1/64", "2001:db8::2/64"}},
 			{Name: "X1", Netdev: "wan0", AdminUp: true, Addresses: []string{"198.51.100.1/24"}},
@@ -102,9 +103,9 @@ func TestPlatformSpec(t *testing.T) {
 
 func TestPlatformSpecIsDeterministic(t *testing.T) {
 	d := pairConfig(t)
-	a := PlatformSpec(d, RoleActive, Identity{SerialNumber: "UNIT-A"})
+	a := PlatformSpec(d, fsm.RoleActive, Identity{SerialNumber: "UNIT-A"})
 	for i := 0; i < 20; i++ {
-		b := PlatformSpec(d, RoleActive, Identity{SerialNumber: "UNIT-A"})
+		b := PlatformSpec(d, fsm.RoleActive, Identity{SerialNumber: "UNIT-A"})
 		if a.String() != b.String() {
 			t.Fatalf("spec differs between runs:\n%v\n%v", a, b)
 		}
@@ -127,7 +128,7 @@ func configuredPorts(spec *sdk.PlatformSpec) []*sdk.Port {
 // leaves the configuration.
 func TestPlatformSpecCoversThePortMap(t *testing.T) {
 	d := pairConfig(t)
-	spec := PlatformSpec(d, RoleActive, Identity{SerialNumber: "UNIT-A"})
+	spec := PlatformSpec(d, fsm.RoleActive, Identity{SerialNumber: "UNIT-A"})
 	byName := map[string]*sdk.Port{}
 	for _, p := range spec.GetPorts() {
 		byName[p.GetName()] = p
@@ -182,7 +183,7 @@ func TestFirewallSpec(t *testing.T) {
 		{self: "UNIT-A", peer: "169.254.10.2", v4: "192.0.2.2", v6: "2001:db8::2", v6Present: true},
 		{self: "UNIT-B", peer: "169.254.10.1", v4: "192.0.2.3"},
 	} {
-		fw := PlatformSpec(d, RoleStandby, Identity{SerialNumber: tc.self}).GetFirewall()
+		fw := PlatformSpec(d, fsm.RoleStandby, Identity{SerialNumber: tc.self}).GetFirewall()
 		if len(fw.GetHaLinks()) != 1 || fw.HaLinks[0].GetNetdev() != "x2" ||
 			!reflect.DeepEqual(fw.HaLinks[0].GetPeerAddresses(), []string{tc.peer}) {
 			t.Errorf("%s: HA link filters = %v, want only x2 admitting %s", tc.self, fw.GetHaLinks(), tc.peer)
@@ -207,13 +208,13 @@ func TestFirewallSpec(t *testing.T) {
 // The periodic gratuitous ARP interval reaches the platform driver.
 func TestGratuitousARPInterval(t *testing.T) {
 	d := pairConfig(t)
-	if got := PlatformSpec(d, RoleActive, Identity{SerialNumber: "UNIT-A"}).GetGarpIntervalSeconds(); got != 0 {
+	if got := PlatformSpec(d, fsm.RoleActive, Identity{SerialNumber: "UNIT-A"}).GetGarpIntervalSeconds(); got != 0 {
 		t.Errorf("default interval %d, want 0 (off)", got)
 	}
 	if err := model.Set(d, "/ha/config/gratuitous-arp-interval", []byte("30")); err != nil {
 		t.Fatal(err)
 	}
-	if got := PlatformSpec(d, RoleActive, Identity{SerialNumber: "UNIT-A"}).GetGarpIntervalSeconds(); got != 30 {
+	if got := PlatformSpec(d, fsm.RoleActive, Identity{SerialNumber: "UNIT-A"}).GetGarpIntervalSeconds(); got != 30 {
 		t.Errorf("interval %d, want 30", got)
 	}
 }
@@ -226,7 +227,7 @@ func TestBounceOption(t *testing.T) {
 	if err := model.Set(d, "/ha/config/bounce-interfaces", []byte("true")); err != nil {
 		t.Fatal(err)
 	}
-	spec := PlatformSpec(d, RoleActive, Identity{SerialNumber: "UNIT-A"})
+	spec := PlatformSpec(d, fsm.RoleActive, Identity{SerialNumber: "UNIT-A"})
 	if !spec.GetBounceOnTakeover() {
 		t.Error("bounce-interfaces not carried to the intent")
 	}
@@ -247,14 +248,14 @@ func TestVirtualMAC(t *testing.T) {
 	if err := model.Set(d, "/ha/config/virtual-mac", []byte("true")); err != nil {
 		t.Fatal(err)
 	}
-	ports := func(role Role, serial string) map[string]*sdk.Port {
+	ports := func(role fsm.Role, serial string) map[string]*sdk.Port {
 		out := map[string]*sdk.Port{}
 		for _, p := range PlatformSpec(d, role, Identity{SerialNumber: serial}).GetPorts() {
 			out[p.GetName()] = p
 		}
 		return out
 	}
-	a, b := ports(RoleActive, "UNIT-A"), ports(RoleActive, "UNIT-B")
+	a, b := ports(fsm.RoleActive, "UNIT-A"), ports(fsm.RoleActive, "UNIT-B")
 	x1 := a["X1"]
 	mac, err := net.ParseMAC(x1.GetVirtualMac())
 	if err != nil || mac[0]&0x02 == 0 || mac[0]&0x01 != 0 {
@@ -272,13 +273,13 @@ func TestVirtualMAC(t *testing.T) {
 	if !reflect.DeepEqual(a["X0"].GetAddresses(), []string{"192.0.2.2/24", "2001:db8::2/64"}) {
 		t.Errorf("X0 keeps its monitoring addresses on the port: %v", a["X0"].GetAddresses())
 	}
-	if s := ports(RoleStandby, "UNIT-B")["X1"]; s.GetVirtualMac() != "" || len(s.GetVirtualAddresses()) > 0 {
+	if s := ports(fsm.RoleStandby, "UNIT-B")["X1"]; s.GetVirtualMac() != "" || len(s.GetVirtualAddresses()) > 0 {
 		t.Errorf("the standby carries a virtual MAC: %v", s)
 	}
 	if err := model.Set(d, "/monitoring/interfaces/interface[name=X1]/config/virtual-mac-address", []byte(`"02:00:5E:10:00:01"`)); err != nil {
 		t.Fatal(err)
 	}
-	if got := ports(RoleActive, "UNIT-A")["X1"].GetVirtualMac(); got != "02:00:5e:10:00:01" {
+	if got := ports(fsm.RoleActive, "UNIT-A")["X1"].GetVirtualMac(); got != "02:00:5e:10:00:01" {
 		t.Errorf("override: virtual MAC %s", got)
 	}
 }

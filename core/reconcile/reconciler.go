@@ -14,21 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandem-ha/tandem/core/ha/fsm"
 	"github.com/tandem-ha/tandem/core/model"
 	"github.com/tandem-ha/tandem/gen/tandem"
 	"github.com/tandem-ha/tandem/plugins/sdk"
-)
-
-// Role is a unit's HA role, as in the YANG ha-role type.
-type Role string
-
-// The roles of tandem-types:ha-role.
-const (
-	RoleInitializing Role = "initializing"
-	RoleActive       Role = "active"
-	RoleStandby      Role = "standby"
-	RoleFaulted      Role = "faulted"
-	RoleStandalone   Role = "standalone"
 )
 
 // Applier hands intents to plugins: the plugin host.
@@ -47,7 +36,7 @@ type Condition struct {
 	// AppliedRevision is the configuration revision last applied without error.
 	AppliedRevision uint64
 	// AppliedRole is the role of that intent.
-	AppliedRole Role
+	AppliedRole fsm.Role
 	// LastApplied is when it was applied.
 	LastApplied time.Time
 	// LastError is the error of the last attempt, empty after a success.
@@ -87,7 +76,7 @@ type Reconciler struct {
 	dev        *tandem.Device
 	configJSON []byte
 	revision   uint64
-	role       Role
+	role       fsm.Role
 	queue      map[string]bool
 	conds      map[string]*Condition
 	retry      map[string]*time.Timer
@@ -108,7 +97,7 @@ func New(cfg Config) *Reconciler {
 	}
 	return &Reconciler{
 		cfg:   cfg,
-		role:  RoleInitializing,
+		role:  fsm.RoleInitializing,
 		queue: map[string]bool{},
 		conds: map[string]*Condition{},
 		retry: map[string]*time.Timer{},
@@ -132,7 +121,7 @@ func (r *Reconciler) SetConfig(d *tandem.Device, revision uint64) error {
 
 // SetRole gives the reconciler the unit's new HA role; every plugin is
 // reconciled.
-func (r *Reconciler) SetRole(role Role) {
+func (r *Reconciler) SetRole(role fsm.Role) {
 	r.mu.Lock()
 	changed := r.role != role
 	r.role = role
@@ -143,7 +132,7 @@ func (r *Reconciler) SetRole(role Role) {
 }
 
 // Role returns the role the reconciler applies.
-func (r *Reconciler) Role() Role {
+func (r *Reconciler) Role() fsm.Role {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.role
@@ -265,7 +254,7 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) {
 
 // record updates the plugin's condition, publishes it, and schedules a
 // retry with backoff after a failure.
-func (r *Reconciler) record(name string, rev uint64, role Role, res *sdk.ApplyResult, err error) {
+func (r *Reconciler) record(name string, rev uint64, role fsm.Role, res *sdk.ApplyResult, err error) {
 	r.mu.Lock()
 	c, ok := r.conds[name]
 	if !ok {

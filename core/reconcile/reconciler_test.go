@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/core/ha/fsm"
 	"github.com/tandem-ha/tandem/core/model"
 	"github.com/tandem-ha/tandem/plugins/sdk"
 )
@@ -99,7 +100,7 @@ func TestNewRevisionIsAppliedToEveryPlugin(t *testing.T) {
 	a := newRecordingApplier()
 	sink := &mapSink{m: map[string]any{}}
 	r := start(t, a, sink, time.Hour)
-	r.SetRole(RoleStandalone)
+	r.SetRole(fsm.RoleStandalone)
 	if err := r.SetConfig(pairConfig(t), 7); err != nil {
 		t.Fatal(err)
 	}
@@ -131,10 +132,10 @@ func TestRoleChangeReappliesAndSameRoleDoesNot(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCount(t, a, "lab", 1)
-	r.SetRole(RoleActive)
+	r.SetRole(fsm.RoleActive)
 	waitCount(t, a, "lab", 2)
 	n := a.count("lab")
-	r.SetRole(RoleActive)
+	r.SetRole(fsm.RoleActive)
 	time.Sleep(50 * time.Millisecond)
 	if got := a.count("lab"); got != n {
 		t.Errorf("setting the same role again applied %d more times", got-n)
