@@ -12,6 +12,7 @@ import (
 
 	"github.com/tandem-ha/tandem/core/ha"
 	"github.com/tandem-ha/tandem/northbound/local"
+	"github.com/tandem-ha/tandem/northbound/service"
 )
 
 // haCmd runs `tandemctl ha status|force-active|force-standby|reset|failover`.
@@ -46,7 +47,7 @@ func haCmd(ctx context.Context, c *local.Client, args []string, out io.Writer) e
 		return nil
 	case "join":
 		fs := flag.NewFlagSet("ha join", flag.ContinueOnError)
-		var req local.JoinRequest
+		var req service.JoinRequest
 		fs.StringVar(&req.Peer, "peer", "", "the active member's HA control address")
 		fs.StringVar(&req.Key, "key", "", "the pair's pre-shared key")
 		fs.StringVar(&req.Port, "port", "", "this unit's HA control port, such as X2")

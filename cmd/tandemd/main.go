@@ -22,6 +22,8 @@ func main() {
 	flag.StringVar(&cfg.Socket, "socket", "/run/tandem/tandem.sock", "unix socket of the local API (tandemctl)")
 	flag.StringVar(&cfg.InitialConfig, "config", "", "RFC 7951 JSON file used as the first configuration of a new datastore")
 	flag.StringVar(&cfg.SerialNumber, "serial", "", "this unit's serial number (default: derived from /etc/machine-id)")
+	flag.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate of the REST and gNMI servers (default: self-signed, generated in the data directory)")
+	flag.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key for -tls-cert")
 	level := flag.String("log-level", "info", "debug, info, warn or error")
 	version := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
@@ -34,6 +36,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tandemd: -log-level:", err)
 		os.Exit(2)
 	}
+	cfg.Northbounds = enabledNorthbounds()
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -6,6 +6,7 @@ package daemon
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -30,7 +31,9 @@ import (
 	"github.com/tandem-ha/tandem/core/telemetry"
 	"github.com/tandem-ha/tandem/core/validate"
 	"github.com/tandem-ha/tandem/gen/tandem"
+	"github.com/tandem-ha/tandem/northbound/auth"
 	"github.com/tandem-ha/tandem/northbound/local"
+	"github.com/tandem-ha/tandem/northbound/service"
 	"github.com/tandem-ha/tandem/plugins/sdk"
 )
 
@@ -51,8 +54,23 @@ type Config struct {
 	// SerialNumber identifies this unit; empty derives one from
 	// /etc/machine-id.
 	SerialNumber string
+	// TLSCert and TLSKey are the northbound servers' certificate and key
+	// files; empty generates a self-signed pair in DataDir/tls.
+	TLSCert, TLSKey string
+	// Northbounds are the management API servers to run besides the
+	// local socket: REST, NETCONF, gNMI.
+	Northbounds []Northbound
 	// Logger receives the daemon's logs.
 	Logger *slog.Logger
+}
+
+// Northbound is a management API server the daemon runs.
+type Northbound interface {
+	// Name names the server in logs, such as "rest".
+	Name() string
+	// Serve serves from b until ctx ends. An error while ctx is still
+	// live (a port in use) stops the daemon.
+	Serve(ctx context.Context, b *service.Backend) error
 }
 
 // Daemon is a running tandemd.
@@ -68,6 +86,8 @@ type Daemon struct {
 	ha     *ha.Engine
 	sync   *configsync.Syncer
 	alerts *alert.Notifier
+	auth   *auth.Authenticator
+	tls    *tls.Config
 
 	mu      sync.Mutex
 	running *tandem.Device
@@ -146,6 +166,15 @@ func start(ctx context.Context, cfg Config) (*Daemon, error) {
 			d.event(telemetry.Event{Type: kind, Severity: severity, Message: msg})
 		},
 	})
+	if d.auth, err = auth.New(cfg.DataDir); err != nil {
+		d.close()
+		return nil, err
+	}
+	d.auth.Configure(running)
+	if d.tls, err = auth.TLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey); err != nil {
+		d.close()
+		return nil, err
+	}
 	d.alerts = alert.New(alert.Config{Unit: cfg.SerialNumber, Version: Version, Events: d.events, Logger: cfg.Logger, Syslog: true})
 	d.setWebhook(running)
 	if err := d.host.Start(ctx); err != nil {
@@ -179,12 +208,34 @@ func (d *Daemon) serve(ctx context.Context) error {
 	}()
 	go func() { defer wg.Done(); d.followRevisions(ctx) }()
 	go func() { defer wg.Done(); d.followPlugins(ctx) }()
-	api := local.NewServer(local.Deps{
+	backend := &service.Backend{
 		Store: d.store, Tree: d.tree, Events: d.events, Status: d.status, HA: d.ha, Logger: d.log,
-		MayConfigure: d.mayConfigure, Sync: d.sync, Join: d.Join,
-	})
-	d.log.Info("tandemd serving", "socket", d.cfg.Socket, "unit", d.cfg.SerialNumber, "plugins", len(d.host.Plugins()))
-	return api.Serve(ctx, d.cfg.Socket)
+		MayConfigure: d.mayConfigure, Sync: d.sync, Join: d.Join, Auth: d.auth, TLS: d.tls, Firmware: Version,
+	}
+	failed := make(chan error, len(d.cfg.Northbounds)+1)
+	for _, nb := range d.cfg.Northbounds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := nb.Serve(ctx, backend); err != nil && ctx.Err() == nil {
+				failed <- fmt.Errorf("%s: %w", nb.Name(), err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := local.NewServer(backend).Serve(ctx, d.cfg.Socket); err != nil && ctx.Err() == nil {
+			failed <- err
+		}
+	}()
+	d.log.Info("tandemd serving", "socket", d.cfg.Socket, "unit", d.cfg.SerialNumber, "plugins", len(d.host.Plugins()), "northbounds", len(d.cfg.Northbounds))
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-failed:
+		return err
+	}
 }
 
 func (d *Daemon) close() {
@@ -292,6 +343,7 @@ func (d *Daemon) followRevisions(ctx context.Context) {
 			d.ha.Configure(running)
 			d.sync.Configure(running)
 			d.setWebhook(running)
+			d.auth.Configure(running)
 			if err := d.rec.SetConfig(running, cur.ID); err != nil {
 				d.log.Error("reconcile", "err", err)
 			}
@@ -428,7 +480,7 @@ func (d *Daemon) event(e telemetry.Event) {
 // pre-shared key, checks that this unit is one of its members (CFG-7),
 // and commits it. The active is not disturbed: this unit starts as a
 // standby that receives every later revision by config sync.
-func (d *Daemon) Join(ctx context.Context, req local.JoinRequest) (string, error) {
+func (d *Daemon) Join(ctx context.Context, req service.JoinRequest) (string, error) {
 	if st := d.ha.Status(ctx); st.Running {
 		return "", fmt.Errorf("this unit already runs in a pair (%s); remove it from the pair first", st.Self.Role)
 	}
@@ -504,10 +556,10 @@ func (d *Daemon) mayConfigure() error {
 }
 
 // status is the unit summary of the local API.
-func (d *Daemon) status() local.Status {
+func (d *Daemon) status() service.Status {
 	running, info := d.store.Running()
 	conds := d.rec.Conditions()
-	st := local.Status{
+	st := service.Status{
 		Unit:           d.cfg.SerialNumber,
 		SerialNumber:   d.cfg.SerialNumber,
 		Version:        Version,
@@ -523,7 +575,7 @@ func (d *Daemon) status() local.Status {
 		if lastErr == "" && p.State != pluginhost.StateRunning {
 			lastErr = p.LastError // why it is down
 		}
-		st.Plugins = append(st.Plugins, local.PluginStatus{
+		st.Plugins = append(st.Plugins, service.PluginStatus{
 			Name: p.Name, Kind: kindName(p.Kind), Version: p.Version, PID: p.PID,
 			State: string(p.State), Restarts: p.Restarts,
 			AppliedRevision: c.AppliedRevision, AppliedRole: string(c.AppliedRole),

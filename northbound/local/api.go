@@ -6,41 +6,10 @@ package local
 
 import (
 	"encoding/json"
-	"time"
 
 	"github.com/tandem-ha/tandem/core/model"
-	"github.com/tandem-ha/tandem/core/store"
-	"github.com/tandem-ha/tandem/core/telemetry"
 	"github.com/tandem-ha/tandem/core/validate"
 )
-
-// Status is the unit summary `tandemctl status` prints.
-type Status struct {
-	Unit           string             `json:"unit"`
-	SerialNumber   string             `json:"serial_number"`
-	Version        string             `json:"version"`
-	BootTime       time.Time          `json:"boot_time"`
-	Mode           string             `json:"mode"`
-	Role           string             `json:"role"`
-	Running        store.RevisionInfo `json:"running"`
-	CandidateDirty bool               `json:"candidate_dirty"`
-	Plugins        []PluginStatus     `json:"plugins"`
-	RecentEvents   []telemetry.Event  `json:"recent_events,omitempty"`
-}
-
-// PluginStatus is one plugin's process state and reconcile condition.
-type PluginStatus struct {
-	Name            string    `json:"name"`
-	Kind            string    `json:"kind"`
-	Version         string    `json:"version"`
-	PID             int       `json:"pid"`
-	State           string    `json:"state"`
-	Restarts        int       `json:"restarts"`
-	AppliedRevision uint64    `json:"applied_revision"`
-	AppliedRole     string    `json:"applied_role,omitempty"`
-	LastApplied     time.Time `json:"last_applied,omitempty"`
-	LastError       string    `json:"last_error,omitempty"`
-}
 
 // SetRequest sets one node of the candidate configuration.
 type SetRequest struct {
@@ -85,17 +54,4 @@ type DiffResponse struct {
 	From    string         `json:"from"`
 	To      string         `json:"to"`
 	Changes []model.Change `json:"changes"`
-}
-
-// JoinRequest makes a new unit a member of a pair (CFG-8).
-type JoinRequest struct {
-	// Peer is the active member's HA control address (port 8734 unless
-	// given).
-	Peer string `json:"peer"`
-	// Key is the pair's pre-shared key.
-	Key string `json:"key"`
-	// Port and Address are this unit's HA control port and its address
-	// on the link, such as X2 and 169.254.10.2/29.
-	Port    string `json:"port"`
-	Address string `json:"address"`
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tandem-ha/tandem/core/store"
 	"github.com/tandem-ha/tandem/core/telemetry"
 	"github.com/tandem-ha/tandem/core/validate"
+	"github.com/tandem-ha/tandem/northbound/service"
 )
 
 // Client talks to a daemon's local API over its unix socket.
@@ -49,8 +50,8 @@ func (e *APIError) Error() string {
 }
 
 // Status returns the unit summary.
-func (c *Client) Status(ctx context.Context) (Status, error) {
-	var st Status
+func (c *Client) Status(ctx context.Context) (service.Status, error) {
+	var st service.Status
 	return st, c.do(ctx, http.MethodGet, "/v1/status", nil, &st)
 }
 
@@ -161,7 +162,7 @@ func (c *Client) HADiff(ctx context.Context) (DiffResponse, error) {
 
 // Join makes this unit a member of the pair whose active answers at
 // req.Peer and returns the active's serial number.
-func (c *Client) Join(ctx context.Context, req JoinRequest) (string, error) {
+func (c *Client) Join(ctx context.Context, req service.JoinRequest) (string, error) {
 	var out map[string]string
 	err := c.do(ctx, http.MethodPost, "/v1/ha/join", req, &out)
 	return out["joined"], err

@@ -18,59 +18,26 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/core/ha"
-	"github.com/tandem-ha/tandem/core/ha/configsync"
 	"github.com/tandem-ha/tandem/core/ha/fsm"
 	"github.com/tandem-ha/tandem/core/model"
 	"github.com/tandem-ha/tandem/core/store"
 	"github.com/tandem-ha/tandem/core/telemetry"
 	"github.com/tandem-ha/tandem/core/validate"
 	"github.com/tandem-ha/tandem/gen/tandem"
+	"github.com/tandem-ha/tandem/northbound/service"
 )
 
 // maxBody bounds every request body.
 const maxBody = 4 << 20
 
-// Deps is what the API serves from.
-type Deps struct {
-	Store  *store.Store
-	Tree   *telemetry.Tree
-	Events *telemetry.EventLog
-	// Status returns the unit summary; the daemon fills it.
-	Status func() Status
-	// HA is the pair engine.
-	HA HA
-	// Sync is the configuration sync between the members.
-	Sync Sync
-	// Join makes this unit a member of a pair (CFG-8) and names the
-	// active it joined.
-	Join func(ctx context.Context, req JoinRequest) (string, error)
-	// MayConfigure refuses configuration changes on a unit that must not
-	// take them (a standby, CFG-1); nil allows them.
-	MayConfigure func() error
-	Logger       *slog.Logger
-}
-
-// HA is what the local API needs of the pair engine.
-type HA interface {
-	Status(ctx context.Context) ha.Status
-	Admin(cmd fsm.Command) error
-}
-
-// Sync is what the local API needs of the configuration sync.
-type Sync interface {
-	SyncNow(ctx context.Context) (configsync.Outcome, error)
-	Test(ctx context.Context) (configsync.TestResult, error)
-	Diff(ctx context.Context) (string, []model.Change, error)
-}
-
 // Server is the local API server.
 type Server struct {
-	deps Deps
+	deps *service.Backend
 	mux  *http.ServeMux
 }
 
 // NewServer returns a server for deps.
-func NewServer(deps Deps) *Server {
+func NewServer(deps *service.Backend) *Server {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
@@ -492,7 +459,7 @@ func (s *Server) haDiff(w http.ResponseWriter, r *http.Request) {
 
 // haJoin joins this unit to a pair (CFG-8).
 func (s *Server) haJoin(w http.ResponseWriter, r *http.Request) {
-	var req JoinRequest
+	var req service.JoinRequest
 	if !readJSON(w, r, &req) {
 		return
 	}

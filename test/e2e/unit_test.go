@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/northbound/local"
+	"github.com/tandem-ha/tandem/northbound/service"
 )
 
 // bin is where TestMain builds tandemd, tandemctl and the lab plugin.
@@ -193,7 +194,7 @@ func (u *unit) adminUp(dev string) bool {
 	return strings.Contains(flags, ",UP") || strings.Contains(flags, "<UP")
 }
 
-func (u *unit) status() local.Status {
+func (u *unit) status() service.Status {
 	u.t.Helper()
 	st, err := u.client.Status(context.Background())
 	if err != nil {
