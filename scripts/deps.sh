@@ -11,6 +11,10 @@ have conntrack || need+=(conntrack)
 have ip || need+=(iproute2)
 have protoc || need+=(protobuf-compiler)
 have git || need+=(git)
+have curl || need+=(curl ca-certificates)
+have ansible-playbook || need+=(ansible)
+python3 -c 'import ncclient' 2>/dev/null || need+=(python3-ncclient)
+python3 -c 'import xmltodict' 2>/dev/null || need+=(python3-xmltodict)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then

@@ -8,11 +8,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/tandem-ha/tandem/platforms/lab/labpair"
 	"github.com/tandem-ha/tandem/platforms/lab/topo"
+	"github.com/tandem-ha/tandem/platforms/lab/transfer"
 )
 
 // The demo's transfer: the client sends a byte stream whose byte i is
@@ -22,51 +22,6 @@ const (
 	chunkSize  = 4096
 	chunkEvery = time.Millisecond
 )
-
-// sink receives the transfer, checks every byte, and records the longest
-// silence between two reads.
-type sink struct {
-	mu       sync.Mutex
-	received int64
-	corrupt  bool
-	last     time.Time
-	longest  time.Duration
-	err      error
-}
-
-func (s *sink) serve(c net.Conn) {
-	defer c.Close()
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := c.Read(buf)
-		now := time.Now()
-		s.mu.Lock()
-		for i := 0; i < n; i++ {
-			if buf[i] != byte((s.received+int64(i))%251) {
-				s.corrupt = true
-			}
-		}
-		s.received += int64(n)
-		if n > 0 {
-			if !s.last.IsZero() && now.Sub(s.last) > s.longest {
-				s.longest = now.Sub(s.last)
-			}
-			s.last = now
-		}
-		if err != nil {
-			s.err = err
-			s.mu.Unlock()
-			return
-		}
-		s.mu.Unlock()
-	}
-}
-
-func (s *sink) snapshot() (int64, time.Time, time.Duration, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.received, s.last, s.longest, s.corrupt, s.err
-}
 
 // labDemo runs the takeover demo: a continuous TCP transfer through the
 // pair, kill -9 of the active, and a report of the takeover time and
@@ -103,10 +58,10 @@ func labDemo(ctx context.Context, args []string, name, dir string, out io.Writer
 		return err
 	}
 	defer ln.Close()
-	s := &sink{}
+	s := &transfer.Sink{}
 	go func() {
 		if c, err := ln.Accept(); err == nil {
-			s.serve(c)
+			s.Serve(c)
 		}
 	}()
 	var conn net.Conn
@@ -119,10 +74,12 @@ func labDemo(ctx context.Context, args []string, name, dir string, out io.Writer
 		return fmt.Errorf("no connection through the pair: %w", err)
 	}
 	sendErr := make(chan error, 1)
-	go func() { sendErr <- send(conn) }()
+	go func() {
+		_, err := transfer.Send(conn, chunkSize, chunkEvery)
+		sendErr <- err
+	}()
 	time.Sleep(2 * time.Second)
-	got, _, _, _, _ := s.snapshot()
-	fmt.Fprintf(out, "%.1f MB received in 2 s\n", float64(got)/1e6)
+	fmt.Fprintf(out, "%.1f MB received in 2 s\n", float64(s.Result().Received)/1e6)
 
 	step("Pulling the power on %s: kill -9 of tandemd and its plugins, every port down", active)
 	killed := time.Now()
@@ -148,7 +105,8 @@ func labDemo(ctx context.Context, args []string, name, dir string, out io.Writer
 	time.Sleep(3 * time.Second)
 	conn.Close()
 	<-sendErr
-	received, last, longest, corrupt, _ := s.snapshot()
+	res := s.Result()
+	received, last, longest, corrupt := res.Received, res.Last, res.Longest, res.Corrupt
 
 	step("Result")
 	report := func(what string, d time.Duration) {
@@ -175,26 +133,6 @@ func labDemo(ctx context.Context, args []string, name, dir string, out io.Writer
 		fmt.Fprintln(out, "  drops it mid-flow; new connections work at once, as shown above.")
 	}
 	return nil
-}
-
-// send streams the pattern until the connection fails or is closed.
-func send(c net.Conn) error {
-	buf := make([]byte, chunkSize)
-	var off int64
-	for {
-		for i := range buf {
-			buf[i] = byte((off + int64(i)) % 251)
-		}
-		if err := c.SetWriteDeadline(time.Now().Add(5 * time.Second)); err != nil {
-			return err
-		}
-		n, err := c.Write(buf)
-		off += int64(n)
-		if err != nil {
-			return err
-		}
-		time.Sleep(chunkEvery)
-	}
 }
 
 func waitFor(ctx context.Context, within time.Duration, cond func() bool) error {

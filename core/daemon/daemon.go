@@ -152,7 +152,8 @@ func start(ctx context.Context, cfg Config) (*Daemon, error) {
 		OnEvent: func(kind, severity, msg string) {
 			d.event(telemetry.Event{Type: kind, Severity: severity, Message: msg})
 		},
-		State: d.tree,
+		State:   d.tree,
+		Prepare: d.prepareActive,
 	})
 	if err != nil {
 		d.store.Close()
@@ -180,6 +181,9 @@ func start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err := d.host.Start(ctx); err != nil {
 		d.close()
 		return nil, fmt.Errorf("plugins: %w", err)
+	}
+	if len(d.pluginsOf(sdk.KindStatesync)) == 0 {
+		d.ha.BulkSync(true) // no sync plugin: nothing to wait for
 	}
 	d.rec.SetRole(roleFor(running, d.rec.Role()))
 	d.ha.Configure(running)
@@ -404,8 +408,16 @@ func (d *Daemon) followPlugins(ctx context.Context) {
 						Message: fmt.Sprintf("plugin %s failed too often and is no longer restarted: %s", ev.Plugin, ev.Status.LastError)})
 				}
 			case pluginhost.EventObservation:
-				if link := ev.Observation.GetLink(); link != nil {
-					d.linkChanged(link, sdk.ObservationTime(ev.Observation))
+				o := ev.Observation
+				switch {
+				case o.GetLink() != nil:
+					d.linkChanged(o.GetLink(), sdk.ObservationTime(o))
+				case o.GetSync() != nil:
+					d.syncChanged(o.GetSync())
+				case o.GetPluginEvent() != nil:
+					pe := o.GetPluginEvent()
+					d.event(telemetry.Event{Type: pe.GetType(), Severity: pe.GetSeverity(), Message: pe.GetMessage(),
+						Attrs: map[string]string{"plugin": ev.Plugin}})
 				}
 			}
 		}
@@ -439,6 +451,57 @@ func (d *Daemon) linkChanged(link *sdk.LinkEvent, at time.Time) {
 	d.event(telemetry.Event{Type: "link-" + status, Severity: sev,
 		Message: fmt.Sprintf("link %s (%s) is %s", link.GetPort(), link.GetNetdev(), status),
 		Attrs:   map[string]string{"port": link.GetPort(), "netdev": link.GetNetdev()}})
+}
+
+// syncChanged publishes the stateful sync plugin's progress (OBS-1) and
+// hands its bulk sync status to the HA engine (SYNC-7).
+func (d *Daemon) syncChanged(st *sdk.SyncStatus) {
+	d.ha.BulkSync(st.GetBulkSyncComplete())
+	d.update("/statesync/state/bulk-sync-complete", st.GetBulkSyncComplete())
+	for _, c := range st.GetChannels() {
+		entry := fmt.Sprintf("/statesync/channels/channel[name=%s]", c.GetName())
+		base := entry + "/state/"
+		d.update(entry+"/name", c.GetName())
+		d.update(base+"name", c.GetName())
+		d.update(base+"entries", c.GetEntries())
+		d.update(base+"sent-sequence", c.GetSentSequence())
+		d.update(base+"acked-sequence", c.GetAckedSequence())
+		d.update(base+"lag", c.GetLagMicroseconds())
+		d.update(base+"losses", c.GetLosses())
+		d.update(base+"resyncs", c.GetResyncs())
+		d.update(base+"overruns", c.GetOverruns())
+		d.update(base+"bytes-sent", c.GetBytesSent())
+	}
+}
+
+// pluginsOf names the plugins of a kind.
+func (d *Daemon) pluginsOf(kind sdk.Kind) []string {
+	var out []string
+	for _, p := range d.host.Plugins() {
+		if p.Kind == kind {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// prepareActive is the takeover ordering (issue 4 item 6): before this
+// unit becomes active, every stateful sync plugin confirms that the
+// state it received is installed.
+func (d *Daemon) prepareActive(ctx context.Context) error {
+	var errs []error
+	for _, name := range d.pluginsOf(sdk.KindStatesync) {
+		res, err := d.host.PrepareActive(ctx, name)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case !res.GetReady():
+			errs = append(errs, fmt.Errorf("plugin %s not ready: %s", name, res.GetDetail()))
+		case res.GetDetail() != "":
+			d.log.Info("takeover prepared", "plugin", name, "detail", res.GetDetail())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (d *Daemon) publishPlugin(st pluginhost.Status) {

@@ -42,7 +42,16 @@ type Options struct {
 	State interface {
 		Update(path string, v any) error
 	}
+	// Prepare, when set and stateful sync is on, is called before this
+	// unit becomes active: the addresses move only after it returns (or
+	// after PrepareTimeout), so that synced sessions are installed first
+	// (takeover ordering). It runs outside the engine's loop.
+	Prepare func(ctx context.Context) error
 }
+
+// PrepareTimeout bounds Options.Prepare: a takeover is never held longer,
+// because a unit without the peer's sessions is better than no active.
+const PrepareTimeout = time.Second
 
 // tickFor is the machine's tick for a heartbeat interval: a tenth of it,
 // at least 2 ms.
@@ -76,6 +85,11 @@ type Engine struct {
 	recv    chan datagram
 	done    chan struct{}
 	statusQ chan chan Status
+	bulk    chan bool
+	ready   chan error
+	runCtx  context.Context
+	// bulkDone is the last bulk sync status the sync plugin reported.
+	bulkDone bool
 
 	// Owned by the Run goroutine.
 	setup   setup
@@ -119,6 +133,7 @@ func New(opts Options) (*Engine, error) {
 		configs: make(chan *tandem.Device, 1), links: make(chan map[string]bool, 1),
 		admin: make(chan fsm.Command, 4), recv: make(chan datagram, 64),
 		done: make(chan struct{}), statusQ: make(chan chan Status),
+		bulk: make(chan bool, 1), ready: make(chan error, 1),
 		local: map[string]bool{}, probeOK: map[string]bool{},
 	}, nil
 }
@@ -144,6 +159,11 @@ func (e *Engine) Configure(d *tandem.Device) { replaceLatest(e.configs, d) }
 
 // LinkStates hands the engine the carrier state of every port it knows.
 func (e *Engine) LinkStates(up map[string]bool) { replaceLatest(e.links, up) }
+
+// BulkSync hands the engine the stateful sync plugin's bulk sync status
+// (SYNC-7): until it is complete this unit does not take the role back
+// from a healthy active.
+func (e *Engine) BulkSync(complete bool) { replaceLatest(e.bulk, complete) }
 
 // Admin hands the engine an admin command (ROLE-4, failover).
 func (e *Engine) Admin(cmd fsm.Command) error {
@@ -176,6 +196,7 @@ func (e *Engine) mono() int64 { return int64(time.Since(e.start)) }
 func (e *Engine) Run(ctx context.Context) {
 	defer close(e.done)
 	defer e.closeSockets()
+	e.runCtx = ctx
 	// tick steps the machine at a tenth of the heartbeat interval (its
 	// contract asks for a quarter at least; finer ticks notice a dead peer
 	// sooner after the deadline), beat sends the heartbeats on time; both
@@ -220,6 +241,19 @@ func (e *Engine) Run(ctx context.Context) {
 			e.handle(e.machine.Step(fsm.Admin{At: time.Now(), Cmd: cmd}))
 		case dg := <-e.recv:
 			e.receive(dg)
+		case done := <-e.bulk:
+			e.bulkDone = done
+			if e.machine != nil {
+				e.handle(e.machine.Step(fsm.BulkSync{At: time.Now(), Complete: done}))
+			}
+		case err := <-e.ready:
+			if e.machine == nil {
+				continue
+			}
+			if err != nil {
+				e.event("takeover-unprepared", "warning", "taking over without confirmation from the stateful sync: "+err.Error())
+			}
+			e.handle(e.machine.Step(fsm.Ready{At: time.Now()}))
 		case reply := <-e.statusQ:
 			reply <- e.snapshot()
 		case now := <-tick.C:
@@ -282,10 +316,14 @@ func (e *Engine) configure(ctx context.Context, d *tandem.Device) {
 	if s.machine.HeartbeatInterval <= 0 {
 		s.machine.HeartbeatInterval = fsm.DefaultHeartbeatInterval
 	}
+	s.machine.ConfirmTakeover = s.machine.StatefulSync && e.opts.Prepare != nil
 	e.setup = s
 	if e.machine == nil {
 		e.boot = time.Now()
 		e.machine = fsm.New(s.machine, e.boot)
+		if e.bulkDone {
+			e.handle(e.machine.Step(fsm.BulkSync{At: e.boot, Complete: true}))
+		}
 		e.log.Info("HA pair starting", "serial", e.opts.Serial, "designation", s.machine.Designation,
 			"interval", s.machine.HeartbeatInterval, "trigger", s.machine.TriggerLevel, "paths", len(s.paths), "epoch", e.epoch)
 		e.publishRole()
@@ -486,13 +524,30 @@ func (e *Engine) handle(outs []fsm.Output) {
 			}
 			e.event(string(o.Kind), sev, msg)
 		case fsm.PrepareActive:
-			// Nothing to prepare before the stateful sync plugin exists
-			// (ConfirmTakeover is off); confirm at once.
-			e.handle(e.machine.Step(fsm.Ready{At: time.Now()}))
+			e.prepare(string(o.Reason))
 		case fsm.SendHeartbeat:
 			e.send()
 		}
 	}
+}
+
+// prepare runs Options.Prepare outside the loop and steps Ready when it
+// returns; without Prepare it steps Ready at once.
+func (e *Engine) prepare(reason string) {
+	if e.opts.Prepare == nil {
+		e.handle(e.machine.Step(fsm.Ready{At: time.Now()}))
+		return
+	}
+	e.log.Info("preparing to take over", "reason", reason)
+	go func() {
+		ctx, cancel := context.WithTimeout(e.runCtx, PrepareTimeout)
+		defer cancel()
+		err := e.opts.Prepare(ctx)
+		select {
+		case e.ready <- err:
+		case <-e.runCtx.Done():
+		}
+	}()
 }
 
 func (e *Engine) event(kind, severity, msg string) {

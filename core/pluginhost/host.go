@@ -352,19 +352,9 @@ func (h *Host) PlatformDriver(model string) (Status, bool) {
 // name). It fails fast, wrapping ErrPluginDown, when the plugin is not
 // running; the caller re-applies when EventStarted arrives.
 func (h *Host) Apply(ctx context.Context, name string, in *sdk.Intent) (*sdk.ApplyResult, error) {
-	h.mu.Lock()
-	p := h.lookupLocked(name)
-	if p == nil {
-		h.mu.Unlock()
-		return nil, fmt.Errorf("pluginhost: no plugin named %q in %s", name, h.cfg.Dir)
-	}
-	c, st := p.client, p.statusLocked()
-	h.mu.Unlock()
-	if c == nil {
-		if st.LastError != "" {
-			return nil, fmt.Errorf("pluginhost: plugin %q is %s (last error: %s): %w", st.Name, st.State, st.LastError, ErrPluginDown)
-		}
-		return nil, fmt.Errorf("pluginhost: plugin %q is %s: %w", st.Name, st.State, ErrPluginDown)
+	c, st, err := h.running(name)
+	if err != nil {
+		return nil, err
 	}
 	res, err := c.Apply(ctx, in)
 	if err != nil {
@@ -376,6 +366,40 @@ func (h *Host) Apply(ctx context.Context, name string, in *sdk.Intent) (*sdk.App
 		return nil, fmt.Errorf("pluginhost: plugin %q: apply revision %d: %w", st.Name, in.GetRevision(), err)
 	}
 	return res, nil
+}
+
+// PrepareActive asks the plugin named name to put the state it owns in
+// place before this unit becomes active (sdk.Preparer).
+func (h *Host) PrepareActive(ctx context.Context, name string) (*sdk.PrepareResult, error) {
+	c, st, err := h.running(name)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.PrepareActive(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pluginhost: plugin %q: prepare active: %w", st.Name, err)
+	}
+	return res, nil
+}
+
+// running returns the client of the running plugin named name, or an
+// error wrapping ErrPluginDown.
+func (h *Host) running(name string) (*sdk.Client, Status, error) {
+	h.mu.Lock()
+	p := h.lookupLocked(name)
+	if p == nil {
+		h.mu.Unlock()
+		return nil, Status{}, fmt.Errorf("pluginhost: no plugin named %q in %s", name, h.cfg.Dir)
+	}
+	c, st := p.client, p.statusLocked()
+	h.mu.Unlock()
+	if c == nil {
+		if st.LastError != "" {
+			return nil, st, fmt.Errorf("pluginhost: plugin %q is %s (last error: %s): %w", st.Name, st.State, st.LastError, ErrPluginDown)
+		}
+		return nil, st, fmt.Errorf("pluginhost: plugin %q is %s: %w", st.Name, st.State, ErrPluginDown)
+	}
+	return c, st, nil
 }
 
 // Restart restarts a plugin that was marked failed. It is a no-op for a

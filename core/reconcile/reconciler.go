@@ -245,8 +245,11 @@ func (r *Reconciler) reconcile(ctx context.Context, name string) {
 		return
 	}
 	intent := &sdk.Intent{Revision: rev, Role: string(role), ConfigJson: raw}
-	if kind == sdk.KindPlatform {
+	switch kind {
+	case sdk.KindPlatform:
 		intent.Platform = PlatformSpec(dev, role, r.cfg.Self)
+	case sdk.KindStatesync:
+		intent.Statesync = StatesyncSpec(dev, r.cfg.Self)
 	}
 	res, err := r.cfg.Applier.Apply(ctx, name, intent)
 	r.record(name, rev, role, res, err)

@@ -89,6 +89,96 @@ func (Kind) EnumDescriptor() ([]byte, []int) {
 	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{0}
 }
 
+type PrepareRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrepareRequest) Reset() {
+	*x = PrepareRequest{}
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrepareRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrepareRequest) ProtoMessage() {}
+
+func (x *PrepareRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrepareRequest.ProtoReflect.Descriptor instead.
+func (*PrepareRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{0}
+}
+
+type PrepareResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ready is true when the plugin's state is in place.
+	Ready bool `protobuf:"varint,1,opt,name=ready,proto3" json:"ready,omitempty"`
+	// detail says what was done or is missing, for the event log.
+	Detail        string `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrepareResult) Reset() {
+	*x = PrepareResult{}
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrepareResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrepareResult) ProtoMessage() {}
+
+func (x *PrepareResult) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrepareResult.ProtoReflect.Descriptor instead.
+func (*PrepareResult) Descriptor() ([]byte, []int) {
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PrepareResult) GetReady() bool {
+	if x != nil {
+		return x.Ready
+	}
+	return false
+}
+
+func (x *PrepareResult) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
 type DescribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -97,7 +187,7 @@ type DescribeRequest struct {
 
 func (x *DescribeRequest) Reset() {
 	*x = DescribeRequest{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[0]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -109,7 +199,7 @@ func (x *DescribeRequest) String() string {
 func (*DescribeRequest) ProtoMessage() {}
 
 func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[0]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -122,7 +212,7 @@ func (x *DescribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeRequest.ProtoReflect.Descriptor instead.
 func (*DescribeRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{0}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{2}
 }
 
 type PluginInfo struct {
@@ -141,7 +231,7 @@ type PluginInfo struct {
 
 func (x *PluginInfo) Reset() {
 	*x = PluginInfo{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[1]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -153,7 +243,7 @@ func (x *PluginInfo) String() string {
 func (*PluginInfo) ProtoMessage() {}
 
 func (x *PluginInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[1]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -166,7 +256,7 @@ func (x *PluginInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginInfo.ProtoReflect.Descriptor instead.
 func (*PluginInfo) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{1}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PluginInfo) GetName() string {
@@ -208,14 +298,15 @@ type Intent struct {
 	ConfigJson []byte `protobuf:"bytes,3,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
 	// Per-kind specs. Numbers 10-19 are set aside for them:
 	// 10 platform, 11 statesync, 12 svrrp, 13 dpi (11-13 added later).
-	Platform      *PlatformSpec `protobuf:"bytes,10,opt,name=platform,proto3" json:"platform,omitempty"`
+	Platform      *PlatformSpec  `protobuf:"bytes,10,opt,name=platform,proto3" json:"platform,omitempty"`
+	Statesync     *StatesyncSpec `protobuf:"bytes,11,opt,name=statesync,proto3" json:"statesync,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Intent) Reset() {
 	*x = Intent{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[2]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -227,7 +318,7 @@ func (x *Intent) String() string {
 func (*Intent) ProtoMessage() {}
 
 func (x *Intent) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[2]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -240,7 +331,7 @@ func (x *Intent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Intent.ProtoReflect.Descriptor instead.
 func (*Intent) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{2}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Intent) GetRevision() uint64 {
@@ -271,6 +362,149 @@ func (x *Intent) GetPlatform() *PlatformSpec {
 	return nil
 }
 
+func (x *Intent) GetStatesync() *StatesyncSpec {
+	if x != nil {
+		return x.Statesync
+	}
+	return nil
+}
+
+// StatesyncSpec is the desired state of the stateful sync plugin. The
+// intent's role says which way state flows: the active sends, the
+// standby installs.
+type StatesyncSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// enabled is tandem-ha's stateful-sync leaf; off, the plugin sends and
+	// installs nothing and forgets its peer.
+	Enabled bool `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// local and peer are the UDP endpoints of the sync stream on the HA
+	// data link ("169.254.10.1:8735").
+	Local string `protobuf:"bytes,2,opt,name=local,proto3" json:"local,omitempty"`
+	Peer  string `protobuf:"bytes,3,opt,name=peer,proto3" json:"peer,omitempty"`
+	// key is the pair's pre-shared key. After a change the plugin keeps
+	// accepting the previous key for a grace period (SEC-1).
+	Key []byte `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
+	// encrypt turns on AES-GCM (SEC-2); off, datagrams are authenticated
+	// with HMAC-SHA256 only.
+	Encrypt bool `protobuf:"varint,6,opt,name=encrypt,proto3" json:"encrypt,omitempty"`
+	// rate_bytes_per_second throttles the stream; 0 is unlimited (SYNC-4).
+	RateBytesPerSecond uint64 `protobuf:"varint,7,opt,name=rate_bytes_per_second,json=rateBytesPerSecond,proto3" json:"rate_bytes_per_second,omitempty"`
+	// min_age_seconds: connections younger than this are not synced
+	// (SYNC-5).
+	MinAgeSeconds uint32 `protobuf:"varint,8,opt,name=min_age_seconds,json=minAgeSeconds,proto3" json:"min_age_seconds,omitempty"`
+	// no_sync_mark: connections whose conntrack mark has any of these bits
+	// are never synced (SYNC-6).
+	NoSyncMark uint32 `protobuf:"varint,9,opt,name=no_sync_mark,json=noSyncMark,proto3" json:"no_sync_mark,omitempty"`
+	// channels are the kinds of state to sync: the tandem-statesync
+	// category names ("connections", "ipsec", ...).
+	Channels []string `protobuf:"bytes,10,rep,name=channels,proto3" json:"channels,omitempty"`
+	// local_addresses are the unit's own addresses (both members' and the
+	// virtual ones): connections to or from them are never synced (SYNC-3).
+	LocalAddresses []string `protobuf:"bytes,11,rep,name=local_addresses,json=localAddresses,proto3" json:"local_addresses,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *StatesyncSpec) Reset() {
+	*x = StatesyncSpec{}
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatesyncSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatesyncSpec) ProtoMessage() {}
+
+func (x *StatesyncSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatesyncSpec.ProtoReflect.Descriptor instead.
+func (*StatesyncSpec) Descriptor() ([]byte, []int) {
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *StatesyncSpec) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *StatesyncSpec) GetLocal() string {
+	if x != nil {
+		return x.Local
+	}
+	return ""
+}
+
+func (x *StatesyncSpec) GetPeer() string {
+	if x != nil {
+		return x.Peer
+	}
+	return ""
+}
+
+func (x *StatesyncSpec) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *StatesyncSpec) GetEncrypt() bool {
+	if x != nil {
+		return x.Encrypt
+	}
+	return false
+}
+
+func (x *StatesyncSpec) GetRateBytesPerSecond() uint64 {
+	if x != nil {
+		return x.RateBytesPerSecond
+	}
+	return 0
+}
+
+func (x *StatesyncSpec) GetMinAgeSeconds() uint32 {
+	if x != nil {
+		return x.MinAgeSeconds
+	}
+	return 0
+}
+
+func (x *StatesyncSpec) GetNoSyncMark() uint32 {
+	if x != nil {
+		return x.NoSyncMark
+	}
+	return 0
+}
+
+func (x *StatesyncSpec) GetChannels() []string {
+	if x != nil {
+		return x.Channels
+	}
+	return nil
+}
+
+func (x *StatesyncSpec) GetLocalAddresses() []string {
+	if x != nil {
+		return x.LocalAddresses
+	}
+	return nil
+}
+
 // PlatformSpec is the desired state of a platform driver.
 type PlatformSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -293,7 +527,7 @@ type PlatformSpec struct {
 
 func (x *PlatformSpec) Reset() {
 	*x = PlatformSpec{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[3]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +539,7 @@ func (x *PlatformSpec) String() string {
 func (*PlatformSpec) ProtoMessage() {}
 
 func (x *PlatformSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[3]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +552,7 @@ func (x *PlatformSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlatformSpec.ProtoReflect.Descriptor instead.
 func (*PlatformSpec) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{3}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PlatformSpec) GetPorts() []*Port {
@@ -368,7 +602,7 @@ type FirewallSpec struct {
 
 func (x *FirewallSpec) Reset() {
 	*x = FirewallSpec{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[4]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +614,7 @@ func (x *FirewallSpec) String() string {
 func (*FirewallSpec) ProtoMessage() {}
 
 func (x *FirewallSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[4]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,7 +627,7 @@ func (x *FirewallSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FirewallSpec.ProtoReflect.Descriptor instead.
 func (*FirewallSpec) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{4}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *FirewallSpec) GetHaLinks() []*HALinkFilter {
@@ -423,7 +657,7 @@ type HALinkFilter struct {
 
 func (x *HALinkFilter) Reset() {
 	*x = HALinkFilter{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -435,7 +669,7 @@ func (x *HALinkFilter) String() string {
 func (*HALinkFilter) ProtoMessage() {}
 
 func (x *HALinkFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[5]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -448,7 +682,7 @@ func (x *HALinkFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HALinkFilter.ProtoReflect.Descriptor instead.
 func (*HALinkFilter) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{5}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HALinkFilter) GetNetdev() string {
@@ -480,7 +714,7 @@ type MonitoringFilter struct {
 
 func (x *MonitoringFilter) Reset() {
 	*x = MonitoringFilter{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +726,7 @@ func (x *MonitoringFilter) String() string {
 func (*MonitoringFilter) ProtoMessage() {}
 
 func (x *MonitoringFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[6]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +739,7 @@ func (x *MonitoringFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MonitoringFilter.ProtoReflect.Descriptor instead.
 func (*MonitoringFilter) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{6}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MonitoringFilter) GetAddress() string {
@@ -569,7 +803,7 @@ type Port struct {
 
 func (x *Port) Reset() {
 	*x = Port{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -581,7 +815,7 @@ func (x *Port) String() string {
 func (*Port) ProtoMessage() {}
 
 func (x *Port) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[7]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,7 +828,7 @@ func (x *Port) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Port.ProtoReflect.Descriptor instead.
 func (*Port) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{7}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Port) GetName() string {
@@ -673,7 +907,7 @@ type ApplyResult struct {
 
 func (x *ApplyResult) Reset() {
 	*x = ApplyResult{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -685,7 +919,7 @@ func (x *ApplyResult) String() string {
 func (*ApplyResult) ProtoMessage() {}
 
 func (x *ApplyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -698,7 +932,7 @@ func (x *ApplyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResult.ProtoReflect.Descriptor instead.
 func (*ApplyResult) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ApplyResult) GetChanges() uint32 {
@@ -723,7 +957,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -735,7 +969,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -748,7 +982,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 // Observation is one thing a plugin saw happen.
@@ -758,6 +992,8 @@ type Observation struct {
 	// Types that are valid to be assigned to Event:
 	//
 	//	*Observation_Link
+	//	*Observation_Sync
+	//	*Observation_PluginEvent
 	Event         isObservation_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -765,7 +1001,7 @@ type Observation struct {
 
 func (x *Observation) Reset() {
 	*x = Observation{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -777,7 +1013,7 @@ func (x *Observation) String() string {
 func (*Observation) ProtoMessage() {}
 
 func (x *Observation) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -790,7 +1026,7 @@ func (x *Observation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Observation.ProtoReflect.Descriptor instead.
 func (*Observation) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Observation) GetTime() *timestamppb.Timestamp {
@@ -816,6 +1052,24 @@ func (x *Observation) GetLink() *LinkEvent {
 	return nil
 }
 
+func (x *Observation) GetSync() *SyncStatus {
+	if x != nil {
+		if x, ok := x.Event.(*Observation_Sync); ok {
+			return x.Sync
+		}
+	}
+	return nil
+}
+
+func (x *Observation) GetPluginEvent() *PluginEvent {
+	if x != nil {
+		if x, ok := x.Event.(*Observation_PluginEvent); ok {
+			return x.PluginEvent
+		}
+	}
+	return nil
+}
+
 type isObservation_Event interface {
 	isObservation_Event()
 }
@@ -824,7 +1078,271 @@ type Observation_Link struct {
 	Link *LinkEvent `protobuf:"bytes,10,opt,name=link,proto3,oneof"`
 }
 
+type Observation_Sync struct {
+	Sync *SyncStatus `protobuf:"bytes,11,opt,name=sync,proto3,oneof"`
+}
+
+type Observation_PluginEvent struct {
+	PluginEvent *PluginEvent `protobuf:"bytes,12,opt,name=plugin_event,json=pluginEvent,proto3,oneof"`
+}
+
 func (*Observation_Link) isObservation_Event() {}
+
+func (*Observation_Sync) isObservation_Event() {}
+
+func (*Observation_PluginEvent) isObservation_Event() {}
+
+// PluginEvent is an event for the HA event log (OBS-2), such as
+// bulk-sync-start.
+type PluginEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// severity is info, warning or error.
+	Severity      string `protobuf:"bytes,2,opt,name=severity,proto3" json:"severity,omitempty"`
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PluginEvent) Reset() {
+	*x = PluginEvent{}
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PluginEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PluginEvent) ProtoMessage() {}
+
+func (x *PluginEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PluginEvent.ProtoReflect.Descriptor instead.
+func (*PluginEvent) Descriptor() ([]byte, []int) {
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *PluginEvent) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *PluginEvent) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *PluginEvent) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// SyncStatus is the stateful sync plugin's progress (OBS-1).
+type SyncStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// bulk_sync_complete is false on a standby until it holds a complete
+	// copy of the active's state (SYNC-7).
+	BulkSyncComplete bool             `protobuf:"varint,1,opt,name=bulk_sync_complete,json=bulkSyncComplete,proto3" json:"bulk_sync_complete,omitempty"`
+	Channels         []*ChannelStatus `protobuf:"bytes,2,rep,name=channels,proto3" json:"channels,omitempty"`
+	// peer_heard says the stream has heard from the peer recently.
+	PeerHeard     bool `protobuf:"varint,3,opt,name=peer_heard,json=peerHeard,proto3" json:"peer_heard,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncStatus) Reset() {
+	*x = SyncStatus{}
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncStatus) ProtoMessage() {}
+
+func (x *SyncStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncStatus.ProtoReflect.Descriptor instead.
+func (*SyncStatus) Descriptor() ([]byte, []int) {
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SyncStatus) GetBulkSyncComplete() bool {
+	if x != nil {
+		return x.BulkSyncComplete
+	}
+	return false
+}
+
+func (x *SyncStatus) GetChannels() []*ChannelStatus {
+	if x != nil {
+		return x.Channels
+	}
+	return nil
+}
+
+func (x *SyncStatus) GetPeerHeard() bool {
+	if x != nil {
+		return x.PeerHeard
+	}
+	return false
+}
+
+// ChannelStatus is one channel of the sync stream.
+type ChannelStatus struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Entries         uint64                 `protobuf:"varint,2,opt,name=entries,proto3" json:"entries,omitempty"`
+	SentSequence    uint64                 `protobuf:"varint,3,opt,name=sent_sequence,json=sentSequence,proto3" json:"sent_sequence,omitempty"`
+	AckedSequence   uint64                 `protobuf:"varint,4,opt,name=acked_sequence,json=ackedSequence,proto3" json:"acked_sequence,omitempty"`
+	LagMicroseconds uint64                 `protobuf:"varint,5,opt,name=lag_microseconds,json=lagMicroseconds,proto3" json:"lag_microseconds,omitempty"`
+	Losses          uint64                 `protobuf:"varint,6,opt,name=losses,proto3" json:"losses,omitempty"`
+	Resyncs         uint64                 `protobuf:"varint,7,opt,name=resyncs,proto3" json:"resyncs,omitempty"`
+	Overruns        uint64                 `protobuf:"varint,8,opt,name=overruns,proto3" json:"overruns,omitempty"`
+	BytesSent       uint64                 `protobuf:"varint,9,opt,name=bytes_sent,json=bytesSent,proto3" json:"bytes_sent,omitempty"`
+	Applied         uint64                 `protobuf:"varint,10,opt,name=applied,proto3" json:"applied,omitempty"`
+	ApplyErrors     uint64                 `protobuf:"varint,11,opt,name=apply_errors,json=applyErrors,proto3" json:"apply_errors,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ChannelStatus) Reset() {
+	*x = ChannelStatus{}
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelStatus) ProtoMessage() {}
+
+func (x *ChannelStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelStatus.ProtoReflect.Descriptor instead.
+func (*ChannelStatus) Descriptor() ([]byte, []int) {
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ChannelStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ChannelStatus) GetEntries() uint64 {
+	if x != nil {
+		return x.Entries
+	}
+	return 0
+}
+
+func (x *ChannelStatus) GetSentSequence() uint64 {
+	if x != nil {
+		return x.SentSequence
+	}
+	return 0
+}
+
+func (x *ChannelStatus) GetAckedSequence() uint64 {
+	if x != nil {
+		return x.AckedSequence
+	}
+	return 0
+}
+
+func (x *ChannelStatus) GetLagMicroseconds() uint64 {
+	if x != nil {
+		return x.LagMicroseconds
+	}
+	return 0
+}
+
+func (x *ChannelStatus) GetLosses() uint64 {
+	if x != nil {
+		return x.Losses
+	}
+	return 0
+}
+
+func (x *ChannelStatus) GetResyncs() uint64 {
+	if x != nil {
+		return x.Resyncs
+	}
+	return 0
+}
+
+func (x *ChannelStatus) GetOverruns() uint64 {
+	if x != nil {
+		return x.Overruns
+	}
+	return 0
+}
+
+func (x *ChannelStatus) GetBytesSent() uint64 {
+	if x != nil {
+		return x.BytesSent
+	}
+	return 0
+}
+
+func (x *ChannelStatus) GetApplied() uint64 {
+	if x != nil {
+		return x.Applied
+	}
+	return 0
+}
+
+func (x *ChannelStatus) GetApplyErrors() uint64 {
+	if x != nil {
+		return x.ApplyErrors
+	}
+	return 0
+}
 
 // LinkEvent reports the carrier state of a port's netdev.
 type LinkEvent struct {
@@ -840,7 +1358,7 @@ type LinkEvent struct {
 
 func (x *LinkEvent) Reset() {
 	*x = LinkEvent{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +1370,7 @@ func (x *LinkEvent) String() string {
 func (*LinkEvent) ProtoMessage() {}
 
 func (x *LinkEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +1383,7 @@ func (x *LinkEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkEvent.ProtoReflect.Descriptor instead.
 func (*LinkEvent) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LinkEvent) GetPort() string {
@@ -900,21 +1418,39 @@ var File_tandem_plugin_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"\n" +
-	"\x1dtandem/plugin/v1/plugin.proto\x12\x10tandem.plugin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n" +
+	"\x1dtandem/plugin/v1/plugin.proto\x12\x10tandem.plugin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x10\n" +
+	"\x0ePrepareRequest\"=\n" +
+	"\rPrepareResult\x12\x14\n" +
+	"\x05ready\x18\x01 \x01(\bR\x05ready\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\"\x11\n" +
 	"\x0fDescribeRequest\"\x84\x01\n" +
 	"\n" +
 	"PluginInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x16.tandem.plugin.v1.KindR\x04kind\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12\x1c\n" +
-	"\tplatforms\x18\x04 \x03(\tR\tplatforms\"\x95\x01\n" +
+	"\tplatforms\x18\x04 \x03(\tR\tplatforms\"\xd4\x01\n" +
 	"\x06Intent\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x04R\brevision\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x1f\n" +
 	"\vconfig_json\x18\x03 \x01(\fR\n" +
 	"configJson\x12:\n" +
 	"\bplatform\x18\n" +
-	" \x01(\v2\x1e.tandem.plugin.v1.PlatformSpecR\bplatform\"\xda\x01\n" +
+	" \x01(\v2\x1e.tandem.plugin.v1.PlatformSpecR\bplatform\x12=\n" +
+	"\tstatesync\x18\v \x01(\v2\x1f.tandem.plugin.v1.StatesyncSpecR\tstatesync\"\xc7\x02\n" +
+	"\rStatesyncSpec\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x14\n" +
+	"\x05local\x18\x02 \x01(\tR\x05local\x12\x12\n" +
+	"\x04peer\x18\x03 \x01(\tR\x04peer\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\fR\x03key\x12\x18\n" +
+	"\aencrypt\x18\x06 \x01(\bR\aencrypt\x121\n" +
+	"\x15rate_bytes_per_second\x18\a \x01(\x04R\x12rateBytesPerSecond\x12&\n" +
+	"\x0fmin_age_seconds\x18\b \x01(\rR\rminAgeSeconds\x12 \n" +
+	"\fno_sync_mark\x18\t \x01(\rR\n" +
+	"noSyncMark\x12\x1a\n" +
+	"\bchannels\x18\n" +
+	" \x03(\tR\bchannels\x12'\n" +
+	"\x0flocal_addresses\x18\v \x03(\tR\x0elocalAddressesJ\x04\b\x05\x10\x06\"\xda\x01\n" +
 	"\fPlatformSpec\x12,\n" +
 	"\x05ports\x18\x01 \x03(\v2\x16.tandem.plugin.v1.PortR\x05ports\x12:\n" +
 	"\bfirewall\x18\x02 \x01(\v2\x1e.tandem.plugin.v1.FirewallSpecR\bfirewall\x122\n" +
@@ -946,12 +1482,38 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"\vApplyResult\x12\x18\n" +
 	"\achanges\x18\x01 \x01(\rR\achanges\x12\x1a\n" +
 	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"\x0e\n" +
-	"\fWatchRequest\"y\n" +
+	"\fWatchRequest\"\xf1\x01\n" +
 	"\vObservation\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x121\n" +
 	"\x04link\x18\n" +
-	" \x01(\v2\x1b.tandem.plugin.v1.LinkEventH\x00R\x04linkB\a\n" +
-	"\x05event\"Y\n" +
+	" \x01(\v2\x1b.tandem.plugin.v1.LinkEventH\x00R\x04link\x122\n" +
+	"\x04sync\x18\v \x01(\v2\x1c.tandem.plugin.v1.SyncStatusH\x00R\x04sync\x12B\n" +
+	"\fplugin_event\x18\f \x01(\v2\x1d.tandem.plugin.v1.PluginEventH\x00R\vpluginEventB\a\n" +
+	"\x05event\"W\n" +
+	"\vPluginEvent\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x1a\n" +
+	"\bseverity\x18\x02 \x01(\tR\bseverity\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\x96\x01\n" +
+	"\n" +
+	"SyncStatus\x12,\n" +
+	"\x12bulk_sync_complete\x18\x01 \x01(\bR\x10bulkSyncComplete\x12;\n" +
+	"\bchannels\x18\x02 \x03(\v2\x1f.tandem.plugin.v1.ChannelStatusR\bchannels\x12\x1d\n" +
+	"\n" +
+	"peer_heard\x18\x03 \x01(\bR\tpeerHeard\"\xde\x02\n" +
+	"\rChannelStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aentries\x18\x02 \x01(\x04R\aentries\x12#\n" +
+	"\rsent_sequence\x18\x03 \x01(\x04R\fsentSequence\x12%\n" +
+	"\x0eacked_sequence\x18\x04 \x01(\x04R\rackedSequence\x12)\n" +
+	"\x10lag_microseconds\x18\x05 \x01(\x04R\x0flagMicroseconds\x12\x16\n" +
+	"\x06losses\x18\x06 \x01(\x04R\x06losses\x12\x18\n" +
+	"\aresyncs\x18\a \x01(\x04R\aresyncs\x12\x1a\n" +
+	"\boverruns\x18\b \x01(\x04R\boverruns\x12\x1d\n" +
+	"\n" +
+	"bytes_sent\x18\t \x01(\x04R\tbytesSent\x12\x18\n" +
+	"\aapplied\x18\n" +
+	" \x01(\x04R\aapplied\x12!\n" +
+	"\fapply_errors\x18\v \x01(\x04R\vapplyErrors\"Y\n" +
 	"\tLinkEvent\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\tR\x04port\x12\x16\n" +
 	"\x06netdev\x18\x02 \x01(\tR\x06netdev\x12\x0e\n" +
@@ -963,11 +1525,12 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x0eKIND_STATESYNC\x10\x02\x12\x0e\n" +
 	"\n" +
 	"KIND_SVRRP\x10\x03\x12\f\n" +
-	"\bKIND_DPI\x10\x042\xe1\x01\n" +
+	"\bKIND_DPI\x10\x042\xb5\x02\n" +
 	"\x06Plugin\x12K\n" +
 	"\bDescribe\x12!.tandem.plugin.v1.DescribeRequest\x1a\x1c.tandem.plugin.v1.PluginInfo\x12@\n" +
 	"\x05Apply\x12\x18.tandem.plugin.v1.Intent\x1a\x1d.tandem.plugin.v1.ApplyResult\x12H\n" +
-	"\x05Watch\x12\x1e.tandem.plugin.v1.WatchRequest\x1a\x1d.tandem.plugin.v1.Observation0\x01B*Z(github.com/tandem-ha/tandem/gen/pluginpbb\x06proto3"
+	"\x05Watch\x12\x1e.tandem.plugin.v1.WatchRequest\x1a\x1d.tandem.plugin.v1.Observation0\x01\x12R\n" +
+	"\rPrepareActive\x12 .tandem.plugin.v1.PrepareRequest\x1a\x1f.tandem.plugin.v1.PrepareResultB*Z(github.com/tandem-ha/tandem/gen/pluginpbb\x06proto3"
 
 var (
 	file_tandem_plugin_v1_plugin_proto_rawDescOnce sync.Once
@@ -982,43 +1545,55 @@ func file_tandem_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tandem_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_tandem_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_tandem_plugin_v1_plugin_proto_goTypes = []any{
 	(Kind)(0),                     // 0: tandem.plugin.v1.Kind
-	(*DescribeRequest)(nil),       // 1: tandem.plugin.v1.DescribeRequest
-	(*PluginInfo)(nil),            // 2: tandem.plugin.v1.PluginInfo
-	(*Intent)(nil),                // 3: tandem.plugin.v1.Intent
-	(*PlatformSpec)(nil),          // 4: tandem.plugin.v1.PlatformSpec
-	(*FirewallSpec)(nil),          // 5: tandem.plugin.v1.FirewallSpec
-	(*HALinkFilter)(nil),          // 6: tandem.plugin.v1.HALinkFilter
-	(*MonitoringFilter)(nil),      // 7: tandem.plugin.v1.MonitoringFilter
-	(*Port)(nil),                  // 8: tandem.plugin.v1.Port
-	(*ApplyResult)(nil),           // 9: tandem.plugin.v1.ApplyResult
-	(*WatchRequest)(nil),          // 10: tandem.plugin.v1.WatchRequest
-	(*Observation)(nil),           // 11: tandem.plugin.v1.Observation
-	(*LinkEvent)(nil),             // 12: tandem.plugin.v1.LinkEvent
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*PrepareRequest)(nil),        // 1: tandem.plugin.v1.PrepareRequest
+	(*PrepareResult)(nil),         // 2: tandem.plugin.v1.PrepareResult
+	(*DescribeRequest)(nil),       // 3: tandem.plugin.v1.DescribeRequest
+	(*PluginInfo)(nil),            // 4: tandem.plugin.v1.PluginInfo
+	(*Intent)(nil),                // 5: tandem.plugin.v1.Intent
+	(*StatesyncSpec)(nil),         // 6: tandem.plugin.v1.StatesyncSpec
+	(*PlatformSpec)(nil),          // 7: tandem.plugin.v1.PlatformSpec
+	(*FirewallSpec)(nil),          // 8: tandem.plugin.v1.FirewallSpec
+	(*HALinkFilter)(nil),          // 9: tandem.plugin.v1.HALinkFilter
+	(*MonitoringFilter)(nil),      // 10: tandem.plugin.v1.MonitoringFilter
+	(*Port)(nil),                  // 11: tandem.plugin.v1.Port
+	(*ApplyResult)(nil),           // 12: tandem.plugin.v1.ApplyResult
+	(*WatchRequest)(nil),          // 13: tandem.plugin.v1.WatchRequest
+	(*Observation)(nil),           // 14: tandem.plugin.v1.Observation
+	(*PluginEvent)(nil),           // 15: tandem.plugin.v1.PluginEvent
+	(*SyncStatus)(nil),            // 16: tandem.plugin.v1.SyncStatus
+	(*ChannelStatus)(nil),         // 17: tandem.plugin.v1.ChannelStatus
+	(*LinkEvent)(nil),             // 18: tandem.plugin.v1.LinkEvent
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
 }
 var file_tandem_plugin_v1_plugin_proto_depIdxs = []int32{
 	0,  // 0: tandem.plugin.v1.PluginInfo.kind:type_name -> tandem.plugin.v1.Kind
-	4,  // 1: tandem.plugin.v1.Intent.platform:type_name -> tandem.plugin.v1.PlatformSpec
-	8,  // 2: tandem.plugin.v1.PlatformSpec.ports:type_name -> tandem.plugin.v1.Port
-	5,  // 3: tandem.plugin.v1.PlatformSpec.firewall:type_name -> tandem.plugin.v1.FirewallSpec
-	6,  // 4: tandem.plugin.v1.FirewallSpec.ha_links:type_name -> tandem.plugin.v1.HALinkFilter
-	7,  // 5: tandem.plugin.v1.FirewallSpec.monitoring:type_name -> tandem.plugin.v1.MonitoringFilter
-	13, // 6: tandem.plugin.v1.Observation.time:type_name -> google.protobuf.Timestamp
-	12, // 7: tandem.plugin.v1.Observation.link:type_name -> tandem.plugin.v1.LinkEvent
-	1,  // 8: tandem.plugin.v1.Plugin.Describe:input_type -> tandem.plugin.v1.DescribeRequest
-	3,  // 9: tandem.plugin.v1.Plugin.Apply:input_type -> tandem.plugin.v1.Intent
-	10, // 10: tandem.plugin.v1.Plugin.Watch:input_type -> tandem.plugin.v1.WatchRequest
-	2,  // 11: tandem.plugin.v1.Plugin.Describe:output_type -> tandem.plugin.v1.PluginInfo
-	9,  // 12: tandem.plugin.v1.Plugin.Apply:output_type -> tandem.plugin.v1.ApplyResult
-	11, // 13: tandem.plugin.v1.Plugin.Watch:output_type -> tandem.plugin.v1.Observation
-	11, // [11:14] is the sub-list for method output_type
-	8,  // [8:11] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	7,  // 1: tandem.plugin.v1.Intent.platform:type_name -> tandem.plugin.v1.PlatformSpec
+	6,  // 2: tandem.plugin.v1.Intent.statesync:type_name -> tandem.plugin.v1.StatesyncSpec
+	11, // 3: tandem.plugin.v1.PlatformSpec.ports:type_name -> tandem.plugin.v1.Port
+	8,  // 4: tandem.plugin.v1.PlatformSpec.firewall:type_name -> tandem.plugin.v1.FirewallSpec
+	9,  // 5: tandem.plugin.v1.FirewallSpec.ha_links:type_name -> tandem.plugin.v1.HALinkFilter
+	10, // 6: tandem.plugin.v1.FirewallSpec.monitoring:type_name -> tandem.plugin.v1.MonitoringFilter
+	19, // 7: tandem.plugin.v1.Observation.time:type_name -> google.protobuf.Timestamp
+	18, // 8: tandem.plugin.v1.Observation.link:type_name -> tandem.plugin.v1.LinkEvent
+	16, // 9: tandem.plugin.v1.Observation.sync:type_name -> tandem.plugin.v1.SyncStatus
+	15, // 10: tandem.plugin.v1.Observation.plugin_event:type_name -> tandem.plugin.v1.PluginEvent
+	17, // 11: tandem.plugin.v1.SyncStatus.channels:type_name -> tandem.plugin.v1.ChannelStatus
+	3,  // 12: tandem.plugin.v1.Plugin.Describe:input_type -> tandem.plugin.v1.DescribeRequest
+	5,  // 13: tandem.plugin.v1.Plugin.Apply:input_type -> tandem.plugin.v1.Intent
+	13, // 14: tandem.plugin.v1.Plugin.Watch:input_type -> tandem.plugin.v1.WatchRequest
+	1,  // 15: tandem.plugin.v1.Plugin.PrepareActive:input_type -> tandem.plugin.v1.PrepareRequest
+	4,  // 16: tandem.plugin.v1.Plugin.Describe:output_type -> tandem.plugin.v1.PluginInfo
+	12, // 17: tandem.plugin.v1.Plugin.Apply:output_type -> tandem.plugin.v1.ApplyResult
+	14, // 18: tandem.plugin.v1.Plugin.Watch:output_type -> tandem.plugin.v1.Observation
+	2,  // 19: tandem.plugin.v1.Plugin.PrepareActive:output_type -> tandem.plugin.v1.PrepareResult
+	16, // [16:20] is the sub-list for method output_type
+	12, // [12:16] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_tandem_plugin_v1_plugin_proto_init() }
@@ -1026,8 +1601,10 @@ func file_tandem_plugin_v1_plugin_proto_init() {
 	if File_tandem_plugin_v1_plugin_proto != nil {
 		return
 	}
-	file_tandem_plugin_v1_plugin_proto_msgTypes[10].OneofWrappers = []any{
+	file_tandem_plugin_v1_plugin_proto_msgTypes[13].OneofWrappers = []any{
 		(*Observation_Link)(nil),
+		(*Observation_Sync)(nil),
+		(*Observation_PluginEvent)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1035,7 +1612,7 @@ func file_tandem_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_plugin_v1_plugin_proto_rawDesc), len(file_tandem_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,9 +30,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Plugin_Describe_FullMethodName = "/tandem.plugin.v1.Plugin/Describe"
-	Plugin_Apply_FullMethodName    = "/tandem.plugin.v1.Plugin/Apply"
-	Plugin_Watch_FullMethodName    = "/tandem.plugin.v1.Plugin/Watch"
+	Plugin_Describe_FullMethodName      = "/tandem.plugin.v1.Plugin/Describe"
+	Plugin_Apply_FullMethodName         = "/tandem.plugin.v1.Plugin/Apply"
+	Plugin_Watch_FullMethodName         = "/tandem.plugin.v1.Plugin/Watch"
+	Plugin_PrepareActive_FullMethodName = "/tandem.plugin.v1.Plugin/PrepareActive"
 )
 
 // PluginClient is the client API for Plugin service.
@@ -49,6 +50,11 @@ type PluginClient interface {
 	Apply(ctx context.Context, in *Intent, opts ...grpc.CallOption) (*ApplyResult, error)
 	// Watch streams what the plugin observes until the host cancels the call.
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Observation], error)
+	// PrepareActive is called by the HA engine before this unit takes the
+	// active role and moves the addresses: it returns once the state the
+	// plugin owns is in place (synced sessions installed). Plugins without
+	// such state answer ready at once (the SDK does this for them).
+	PrepareActive(ctx context.Context, in *PrepareRequest, opts ...grpc.CallOption) (*PrepareResult, error)
 }
 
 type pluginClient struct {
@@ -98,6 +104,16 @@ func (c *pluginClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Plugin_WatchClient = grpc.ServerStreamingClient[Observation]
 
+func (c *pluginClient) PrepareActive(ctx context.Context, in *PrepareRequest, opts ...grpc.CallOption) (*PrepareResult, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PrepareResult)
+	err := c.cc.Invoke(ctx, Plugin_PrepareActive_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PluginServer is the server API for Plugin service.
 // All implementations must embed UnimplementedPluginServer
 // for forward compatibility.
@@ -112,6 +128,11 @@ type PluginServer interface {
 	Apply(context.Context, *Intent) (*ApplyResult, error)
 	// Watch streams what the plugin observes until the host cancels the call.
 	Watch(*WatchRequest, grpc.ServerStreamingServer[Observation]) error
+	// PrepareActive is called by the HA engine before this unit takes the
+	// active role and moves the addresses: it returns once the state the
+	// plugin owns is in place (synced sessions installed). Plugins without
+	// such state answer ready at once (the SDK does this for them).
+	PrepareActive(context.Context, *PrepareRequest) (*PrepareResult, error)
 	mustEmbedUnimplementedPluginServer()
 }
 
@@ -130,6 +151,9 @@ func (UnimplementedPluginServer) Apply(context.Context, *Intent) (*ApplyResult, 
 }
 func (UnimplementedPluginServer) Watch(*WatchRequest, grpc.ServerStreamingServer[Observation]) error {
 	return status.Errorf(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedPluginServer) PrepareActive(context.Context, *PrepareRequest) (*PrepareResult, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PrepareActive not implemented")
 }
 func (UnimplementedPluginServer) mustEmbedUnimplementedPluginServer() {}
 func (UnimplementedPluginServer) testEmbeddedByValue()                {}
@@ -199,6 +223,24 @@ func _Plugin_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Plugin_WatchServer = grpc.ServerStreamingServer[Observation]
 
+func _Plugin_PrepareActive_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PrepareRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PluginServer).PrepareActive(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Plugin_PrepareActive_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PluginServer).PrepareActive(ctx, req.(*PrepareRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Plugin_ServiceDesc is the grpc.ServiceDesc for Plugin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -213,6 +255,10 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Apply",
 			Handler:    _Plugin_Apply_Handler,
+		},
+		{
+			MethodName: "PrepareActive",
+			Handler:    _Plugin_PrepareActive_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

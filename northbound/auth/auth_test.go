@@ -104,6 +104,8 @@ func TestBootstrapAdminUntilUsersExist(t *testing.T) {
 		t.Fatalf("initial password file mode %v, want 0600", fi.Mode().Perm())
 	}
 	pw := strings.TrimSpace(string(raw))
+	a.Configure(&tandem.Device{}) // a configuration without /system
+	a.Configure(model.Default())
 	p, err := a.Password(BootstrapUser, pw, "192.0.2.9")
 	if err != nil || p.Role != RoleAdmin {
 		t.Fatalf("bootstrap login = %+v, %v", p, err)

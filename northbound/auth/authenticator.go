@@ -94,11 +94,12 @@ func New(dataDir string) (*Authenticator, error) {
 
 // Configure takes the users from a running configuration.
 func (a *Authenticator) Configure(d *tandem.Device) {
-	if d.GetSystem().GetUsers() == nil {
-		d = &tandem.Device{}
-	}
 	users := map[string]*user{}
-	for name, u := range d.GetSystem().GetUsers().User {
+	var configured map[string]*tandem.TandemSystem_System_Users_User
+	if us := d.GetSystem().GetUsers(); us != nil {
+		configured = us.User
+	}
+	for name, u := range configured {
 		c := u.GetConfig()
 		nu := &user{name: name, role: roleOf(c.GetRole()), hash: c.GetPasswordHash(), token: map[string]bool{}}
 		for _, k := range c.GetSshPublicKey() {

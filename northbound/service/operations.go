@@ -315,4 +315,3 @@ func rollback(ctx context.Context, b *Backend, c Call) (any, error) {
 	}
 	return RevisionOutput{Revision: info.ID}, nil
 }
-

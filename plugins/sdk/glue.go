@@ -109,6 +109,13 @@ func (s *grpcServer) Watch(_ *pluginpb.WatchRequest, stream grpc.ServerStreaming
 	return nil
 }
 
+func (s *grpcServer) PrepareActive(ctx context.Context, _ *pluginpb.PrepareRequest) (*pluginpb.PrepareResult, error) {
+	if p, ok := s.impl.(Preparer); ok {
+		return p.PrepareActive(ctx)
+	}
+	return &PrepareResult{Ready: true}, nil
+}
+
 // Client is the host side of a plugin connection. It implements Plugin.
 type Client struct {
 	rpc    pluginpb.PluginClient
@@ -160,6 +167,12 @@ func (c *Client) Describe(ctx context.Context) (*Info, error) {
 // Apply implements Plugin.
 func (c *Client) Apply(ctx context.Context, in *Intent) (*ApplyResult, error) {
 	return c.rpc.Apply(ctx, in)
+}
+
+// PrepareActive implements Preparer: every plugin answers it (the SDK
+// answers ready for plugins that own no takeover state).
+func (c *Client) PrepareActive(ctx context.Context) (*PrepareResult, error) {
+	return c.rpc.PrepareActive(ctx, &pluginpb.PrepareRequest{})
 }
 
 // Watch implements Plugin: it streams observations into emit until ctx is

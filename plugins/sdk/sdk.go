@@ -45,6 +45,16 @@ type (
 	LinkEvent = pluginpb.LinkEvent
 	// ObservationLink is the Observation.Event variant carrying a LinkEvent.
 	ObservationLink = pluginpb.Observation_Link
+	// StatesyncSpec is the stateful sync plugin's part of an Intent.
+	StatesyncSpec = pluginpb.StatesyncSpec
+	// PrepareResult is what PrepareActive returns.
+	PrepareResult = pluginpb.PrepareResult
+	// SyncStatus is the stateful sync plugin's progress.
+	SyncStatus = pluginpb.SyncStatus
+	// ChannelStatus is one channel of a SyncStatus.
+	ChannelStatus = pluginpb.ChannelStatus
+	// PluginEvent is an event for the HA event log.
+	PluginEvent = pluginpb.PluginEvent
 )
 
 // Plugin kinds.
@@ -79,6 +89,25 @@ type Plugin interface {
 	// returns nil or ctx.Err()) or until watching fails (then it returns the
 	// error and the host subscribes again). emit is safe for concurrent use.
 	Watch(ctx context.Context, emit func(*Observation)) error
+}
+
+// Preparer is implemented by plugins that own state which must be in
+// place before this unit takes the active role (the stateful sync
+// plugin): PrepareActive returns once it is. The HA engine calls it
+// before the addresses move (takeover ordering).
+type Preparer interface {
+	PrepareActive(ctx context.Context) (*PrepareResult, error)
+}
+
+// NewSyncObservation wraps a SyncStatus observed at t into an Observation.
+func NewSyncObservation(t time.Time, st *SyncStatus) *Observation {
+	return &Observation{Time: timestamppb.New(t), Event: &pluginpb.Observation_Sync{Sync: st}}
+}
+
+// NewEventObservation wraps an event for the HA event log into an
+// Observation.
+func NewEventObservation(t time.Time, ev *PluginEvent) *Observation {
+	return &Observation{Time: timestamppb.New(t), Event: &pluginpb.Observation_PluginEvent{PluginEvent: ev}}
 }
 
 // NewLinkObservation wraps a LinkEvent observed at t into an Observation.

@@ -141,6 +141,10 @@ func TestVirtualMACSurvivesFailover(t *testing.T) {
 	}
 	ctl("set", "/ha/config/virtual-mac", "true")
 	ctl("commit", "-m", "virtual MAC")
+	l.fw2.eventually("the standby has the virtual MAC setting by config sync", 10*time.Second, func() bool {
+		out, _ := exec.Command(filepath.Join(bin, "tandemctl"), "-socket", filepath.Join(l.dir, "fw2.sock"), "config", "show").Output()
+		return strings.Contains(string(out), `"virtual-mac": true`)
+	})
 	l.fw1.eventually("fw1 carries the LAN virtual address on its virtual MAC child", 10*time.Second, func() bool {
 		return l.fw1.hasAddr("x0v", "192.0.2.1/24") && !l.fw1.hasAddr("x0", "192.0.2.1/24")
 	})

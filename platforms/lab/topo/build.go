@@ -25,13 +25,18 @@ type Options struct {
 
 // forwardPolicy is the firewall units' stateful forward policy (DESIGN.md,
 // "The lab"): only established and related traffic, plus new connections
-// from the LAN to the WAN. With nf_conntrack_tcp_loose=0 a session can
-// only cross a unit whose connection table knows it.
-const forwardPolicy = `table inet tandem_lab {
+// from the LAN to the WAN, source-NATed to the WAN virtual address. With
+// nf_conntrack_tcp_loose=0 a session can only cross a unit whose
+// connection table knows it, NAT binding included.
+var forwardPolicy = `table inet tandem_lab {
 	chain forward {
 		type filter hook forward priority filter; policy drop;
 		ct state established,related accept
 		iifname { "x0", "x0v" } oifname { "x1", "x1v" } ct state new accept
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		iifname { "x0", "x0v" } oifname { "x1", "x1v" } snat ip to ` + strings.TrimSuffix(WANVirtual, "/24") + `
 	}
 }
 `
@@ -53,7 +58,8 @@ func Up(opts Options) (l *Lab, err error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	l = &Lab{Name: opts.Name, Dir: opts.Dir}
+	lab := &Lab{Name: opts.Name, Dir: opts.Dir}
+	l = lab
 	for i, name := range []string{"fw1", "fw2"} {
 		l.Units = append(l.Units, &Unit{
 			Name:      name,
@@ -65,7 +71,7 @@ func Up(opts Options) (l *Lab, err error) {
 	}
 	defer func() {
 		if err != nil {
-			_ = l.Down()
+			_ = lab.Down() // l is nil by now
 		}
 	}()
 	if err := l.save(); err != nil {
