@@ -6,7 +6,7 @@ import (
 	"net"
 	"net/netip"
 
-	"github.com/tandem-ha/tandem/core/ha/freebind"
+	"github.com/tandem-ha/tandem/plugins/sdk/freebind"
 )
 
 // listen opens the UDP socket of a heartbeat path on the unit's own link

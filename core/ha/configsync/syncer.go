@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tandem-ha/tandem/core/ha/freebind"
 	"github.com/tandem-ha/tandem/core/model"
+	"github.com/tandem-ha/tandem/plugins/sdk/freebind"
 
 	"github.com/tandem-ha/tandem/core/store"
 	"github.com/tandem-ha/tandem/gen/tandem"

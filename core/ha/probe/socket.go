@@ -12,7 +12,7 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 
-	"github.com/tandem-ha/tandem/core/ha/freebind"
+	"github.com/tandem-ha/tandem/plugins/sdk/freebind"
 )
 
 // ICMP protocol numbers, for icmp.ParseMessage.

@@ -1,7 +1,7 @@
-// Package freebind opens the HA sockets (heartbeats, config sync, probes)
-// with IP_FREEBIND or IPV6_FREEBIND, so that they can bind the unit's own
-// address before the platform driver has put it on the port: start-up
-// order then does not matter.
+// Package freebind opens member-to-member sockets (heartbeats, config
+// sync, probes, the state sync stream) with IP_FREEBIND or IPV6_FREEBIND,
+// so that they can bind the unit's own address before the platform driver
+// has put it on the port: start-up order then does not matter.
 package freebind
 
 import (
