@@ -26,6 +26,7 @@ gen-check: gen
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 	$(GO) build -o $(PLUGINS)/tandem-platform-lab ./platforms/lab
+	$(GO) build -o $(PLUGINS)/tandem-plugin-statesync ./plugins/statesync
 
 # yanglint exits 0 on warnings; any output at all fails the target.
 yanglint:

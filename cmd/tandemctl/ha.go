@@ -11,12 +11,11 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/core/ha"
-	"github.com/tandem-ha/tandem/northbound/local"
 	"github.com/tandem-ha/tandem/northbound/service"
 )
 
 // haCmd runs `tandemctl ha status|force-active|force-standby|reset|failover`.
-func haCmd(ctx context.Context, c *local.Client, args []string, out io.Writer) error {
+func haCmd(ctx context.Context, c api, args []string, out io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("ha status [-json] | force-active | force-standby | reset | failover | sync-settings | sync-test | diff | join -peer ADDR -key KEY -port PORT -address ADDR/LEN")
 	}

@@ -25,6 +25,7 @@ commands:
   down                 stop the units and remove every namespace of the lab
   status               namespaces, units, their roles and revisions
   kill UNIT            power a unit off: kill -9 tandemd and take its ports down
+  boot UNIT            power a killed unit on again (ports up, tandemd restarted)
   cut UNIT:SEGMENT     pull a cable, such as fw1:ha (lan, wan, ha, ha-backup)
   restore UNIT:SEGMENT plug it back in
 `
@@ -65,11 +66,11 @@ func lab(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	case "status":
 		return labStatus(ctx, l, out)
-	case "kill", "cut", "restore":
+	case "kill", "boot", "cut", "restore":
 		if len(args) != 2 {
 			return fmt.Errorf("lab %s needs one argument", args[0])
 		}
-		op := map[string]func(string) error{"kill": l.Kill, "cut": l.Cut, "restore": l.Restore}[args[0]]
+		op := map[string]func(string) error{"kill": l.Kill, "boot": l.Boot, "cut": l.Cut, "restore": l.Restore}[args[0]]
 		return op(args[1])
 	}
 	return errUsage

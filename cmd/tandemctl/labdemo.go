@@ -75,7 +75,7 @@ func labDemo(ctx context.Context, args []string, name, dir string, out io.Writer
 	}
 	sendErr := make(chan error, 1)
 	go func() {
-		_, err := transfer.Send(conn, chunkSize, chunkEvery)
+		_, err := transfer.Send(ctx, conn, chunkSize, chunkEvery)
 		sendErr <- err
 	}()
 	time.Sleep(2 * time.Second)

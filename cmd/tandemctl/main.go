@@ -1,6 +1,8 @@
-// Command tandemctl manages a tandem unit through the daemon's local API:
-// status, configuration (candidate, commit, confirm, rollback, diff,
-// history), the state tree and the HA event log.
+// Command tandemctl manages a tandem unit through the daemon's local API
+// or, with a config file naming a unit's address and credentials, through
+// its REST API: status, configuration (candidate, commit, confirm,
+// rollback, diff, history), the state tree, the HA event log and the HA
+// operations.
 package main
 
 import (
@@ -12,15 +14,29 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"text/tabwriter"
 	"time"
 
+	"github.com/tandem-ha/tandem/core/ha"
+	"github.com/tandem-ha/tandem/core/ha/configsync"
+	"github.com/tandem-ha/tandem/core/store"
 	"github.com/tandem-ha/tandem/core/telemetry"
+	"github.com/tandem-ha/tandem/core/validate"
 	"github.com/tandem-ha/tandem/northbound/local"
+	"github.com/tandem-ha/tandem/northbound/rest/client"
+	"github.com/tandem-ha/tandem/northbound/service"
 )
 
-const usage = `usage: tandemctl [-socket PATH] COMMAND
+const usage = `usage: tandemctl [-socket PATH | -config FILE] COMMAND
+
+Without -config, tandemctl talks to the local daemon over its socket. With
+-config FILE (or $TANDEMCTL_CONFIG, or ~/.config/tandem/tandemctl.json when
+it exists and -socket is not given) it talks to the unit's REST API:
+  {"url": "https://192.0.2.1", "user": "admin", "password": "...",
+   "ca_file": "/path/to/cert.pem"}
+("token" instead of user/password; "insecure": true skips certificate checks).
 
 commands:
   status [-json]                   unit, role, running revision, plugins
@@ -50,15 +66,69 @@ commands:
 
 func main() {
 	socket := flag.String("socket", envOr("TANDEM_SOCKET", "/run/tandem/tandem.sock"), "the daemon's local API socket")
+	configFile := flag.String("config", os.Getenv("TANDEMCTL_CONFIG"), "REST connection file (url, user/password or token, ca_file)")
 	flag.Usage = func() { fmt.Fprint(os.Stderr, usage) }
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	c := local.NewClient(*socket)
+	c, err := connect(*socket, *configFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tandemctl:", err)
+		os.Exit(1)
+	}
 	if err := run(ctx, c, flag.Args(), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "tandemctl:", err)
 		os.Exit(1)
 	}
+}
+
+// api is what tandemctl needs of a unit: the local socket client and the
+// REST client both provide it.
+type api interface {
+	Status(ctx context.Context) (service.Status, error)
+	Config(ctx context.Context, datastore string) ([]byte, error)
+	Set(ctx context.Context, path string, value json.RawMessage) error
+	Delete(ctx context.Context, path string) error
+	Load(ctx context.Context, config []byte) error
+	Commit(ctx context.Context, req local.CommitRequest) (store.RevisionInfo, error)
+	Confirm(ctx context.Context) error
+	Discard(ctx context.Context) error
+	Rollback(ctx context.Context, n int, comment string) (store.RevisionInfo, error)
+	Validate(ctx context.Context) (validate.Report, error)
+	Diff(ctx context.Context, from, to string) (local.DiffResponse, error)
+	History(ctx context.Context, limit int) ([]store.RevisionInfo, error)
+	State(ctx context.Context, path string) ([]byte, error)
+	HAStatus(ctx context.Context) (ha.Status, error)
+	HAAdmin(ctx context.Context, cmd string) error
+	SyncSettings(ctx context.Context) (configsync.Outcome, error)
+	SyncTest(ctx context.Context) (configsync.TestResult, error)
+	HADiff(ctx context.Context) (local.DiffResponse, error)
+	Join(ctx context.Context, req service.JoinRequest) (string, error)
+	Events(ctx context.Context, after uint64, limit int) ([]telemetry.Event, error)
+	Follow(ctx context.Context, limit int, fn func(telemetry.Event) error) error
+}
+
+// connect chooses the local socket or, when a config file is given (or
+// the default one exists and -socket was not set), the REST API.
+func connect(socket, configFile string) (api, error) {
+	socketSet := false
+	flag.Visit(func(f *flag.Flag) { socketSet = socketSet || f.Name == "socket" })
+	if configFile == "" && !socketSet {
+		if dir, err := os.UserConfigDir(); err == nil {
+			def := filepath.Join(dir, "tandem", "tandemctl.json")
+			if _, err := os.Stat(def); err == nil {
+				configFile = def
+			}
+		}
+	}
+	if configFile == "" {
+		return local.NewClient(socket), nil
+	}
+	cfg, err := client.LoadConfig(configFile)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(cfg)
 }
 
 func envOr(key, def string) string {
@@ -70,7 +140,7 @@ func envOr(key, def string) string {
 
 var errUsage = errors.New("unknown command; see tandemctl -h")
 
-func run(ctx context.Context, c *local.Client, args []string, out io.Writer) error {
+func run(ctx context.Context, c api, args []string, out io.Writer) error {
 	if len(args) == 0 {
 		return errUsage
 	}
@@ -102,7 +172,7 @@ func run(ctx context.Context, c *local.Client, args []string, out io.Writer) err
 	return errUsage
 }
 
-func status(ctx context.Context, c *local.Client, args []string, out io.Writer) error {
+func status(ctx context.Context, c api, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
@@ -142,7 +212,7 @@ func status(ctx context.Context, c *local.Client, args []string, out io.Writer) 
 	return tw.Flush()
 }
 
-func config(ctx context.Context, c *local.Client, verb string, args []string, out io.Writer) error {
+func config(ctx context.Context, c api, verb string, args []string, out io.Writer) error {
 	switch verb {
 	case "show":
 		ds := "running"
@@ -298,7 +368,7 @@ func jsonValue(s string) json.RawMessage {
 	return b
 }
 
-func events(ctx context.Context, c *local.Client, args []string, out io.Writer) error {
+func events(ctx context.Context, c api, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("events", flag.ContinueOnError)
 	n := fs.Int("n", 50, "how many recent events")
 	follow := fs.Bool("f", false, "keep printing new events")

@@ -32,7 +32,7 @@ func TestCommitIsAppliedToTheKernel(t *testing.T) {
 		t.Errorf("admin state: x0 up=%v (want true), x1 up=%v (want false)", u.adminUp("x0"), u.adminUp("x1"))
 	}
 	u.eventually("the plugin reports revision 2 applied", 5*time.Second, func() bool {
-		p := u.status().Plugins[0]
+		p := u.platform()
 		return p.AppliedRevision == 2 && p.LastError == "" && p.AppliedRole == "standalone"
 	})
 	hist := u.mustCtl("config", "history")
@@ -58,7 +58,7 @@ func TestReconcileTwiceChangesNothing(t *testing.T) {
 	}`)
 	u.eventually("addresses applied", 10*time.Second, func() bool { return u.hasAddr("x1", "198.51.100.1/24") })
 	time.Sleep(300 * time.Millisecond)
-	before := u.status().Plugins[0]
+	before := u.platform()
 
 	mon := exec.Command("ip", "-n", u.ns, "monitor", "address", "link")
 	stdout, err := mon.StdoutPipe()
@@ -82,7 +82,7 @@ func TestReconcileTwiceChangesNothing(t *testing.T) {
 	_ = mon.Process.Kill()
 	_ = mon.Wait()
 
-	after := u.status().Plugins[0]
+	after := u.platform()
 	if !after.LastApplied.After(before.LastApplied) {
 		t.Fatalf("no resync happened: last applied %s then %s", before.LastApplied, after.LastApplied)
 	}
@@ -122,7 +122,7 @@ func TestPluginKilledIsRestartedAndIntentReapplied(t *testing.T) {
 	  "tandem-system:system": {"config": {"reconcile-interval": 3600}}
 	}`)
 	u.eventually("address applied", 10*time.Second, func() bool { return u.hasAddr("x0", "192.0.2.1/24") })
-	old := u.status().Plugins[0]
+	old := u.platform()
 	if err := syscall.Kill(old.PID, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill plugin %d: %v", old.PID, err)
 	}
@@ -130,7 +130,7 @@ func TestPluginKilledIsRestartedAndIntentReapplied(t *testing.T) {
 	// since the periodic resync is an hour away.
 	run(t, "ip", "-n", u.ns, "addr", "del", "192.0.2.1/24", "dev", "x0")
 	u.eventually("plugin restarted with a new process", 15*time.Second, func() bool {
-		p := u.status().Plugins[0] // the daemon keeps answering meanwhile
+		p := u.platform() // the daemon keeps answering meanwhile
 		return p.State == "running" && p.PID != old.PID && p.Restarts == old.Restarts+1
 	})
 	u.eventually("intent re-applied after restart", 10*time.Second, func() bool { return u.hasAddr("x0", "192.0.2.1/24") })

@@ -42,9 +42,10 @@ func TestMain(m *testing.M) {
 	_, here, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(here), "..", "..")
 	for out, pkg := range map[string]string{
-		"tandemd":                     "./cmd/tandemd",
-		"tandemctl":                   "./cmd/tandemctl",
-		"plugins/tandem-platform-lab": "./platforms/lab",
+		"tandemd":                         "./cmd/tandemd",
+		"tandemctl":                       "./cmd/tandemctl",
+		"plugins/tandem-platform-lab":     "./platforms/lab",
+		"plugins/tandem-plugin-statesync": "./plugins/statesync",
 	} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
 		cmd.Dir = root
@@ -106,9 +107,17 @@ func startUnit(t *testing.T, initial string) *unit {
 	}
 	t.Cleanup(u.stop)
 	u.client = local.NewClient(u.socket)
-	u.eventually("daemon answers with a running platform plugin", 15*time.Second, func() bool {
+	u.eventually("daemon answers with its plugins running and the platform's intent applied", 15*time.Second, func() bool {
 		st, err := u.client.Status(context.Background())
-		return err == nil && len(st.Plugins) == 1 && st.Plugins[0].State == "running" && st.Plugins[0].AppliedRevision > 0
+		if err != nil || len(st.Plugins) != 2 {
+			return false
+		}
+		for _, p := range st.Plugins {
+			if p.State != "running" || p.AppliedRevision == 0 {
+				return false
+			}
+		}
+		return true
 	})
 	return u
 }
@@ -192,6 +201,18 @@ func (u *unit) adminUp(dev string) bool {
 		flags = flags[i:strings.IndexByte(flags, '>')]
 	}
 	return strings.Contains(flags, ",UP") || strings.Contains(flags, "<UP")
+}
+
+// platform returns the platform plugin's status.
+func (u *unit) platform() service.PluginStatus {
+	u.t.Helper()
+	for _, p := range u.status().Plugins {
+		if p.Kind == "platform" {
+			return p
+		}
+	}
+	u.t.Fatal("no platform plugin")
+	return service.PluginStatus{}
 }
 
 func (u *unit) status() service.Status {

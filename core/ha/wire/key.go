@@ -1,17 +1,16 @@
 package wire
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+
+	"github.com/tandem-ha/tandem/plugins/sdk/seal"
 )
 
 // MinPSKLen is the shortest pre-shared key NewKey accepts. It matches the length "8..256" of
 // tandem-ha:ha/config/pre-shared-key, so a key the datastore accepts always works here.
-const MinPSKLen = 8
+const MinPSKLen = seal.MinPSKLen
 
 // HKDF parameters. Changing any of them changes every derived key: that is a new wire version.
 const (
@@ -40,24 +39,14 @@ func NewKey(psk []byte) (Key, error) {
 	if len(psk) < MinPSKLen {
 		return Key{}, fmt.Errorf("%w: %d bytes, at least %d", ErrShortKey, len(psk), MinPSKLen)
 	}
-	prk, err := hkdf.Extract(sha256.New, psk, []byte(hkdfSalt))
+	var k Key
+	err := seal.Derive(psk, hkdfSalt,
+		seal.Subkey{Info: infoHMAC, Dst: k.hmac[:]},
+		seal.Subkey{Info: infoAEAD, Dst: k.aeadMaster[:]},
+		seal.Subkey{Info: infoFingerprint, Dst: k.fingerprint[:]},
+	)
 	if err != nil {
 		return Key{}, fmt.Errorf("wire: deriving key: %w", err)
-	}
-	var k Key
-	for _, d := range []struct {
-		info string
-		dst  []byte
-	}{
-		{infoHMAC, k.hmac[:]},
-		{infoAEAD, k.aeadMaster[:]},
-		{infoFingerprint, k.fingerprint[:]},
-	} {
-		b, err := hkdf.Expand(sha256.New, prk, d.info, len(d.dst))
-		if err != nil {
-			return Key{}, fmt.Errorf("wire: deriving key: %w", err)
-		}
-		copy(d.dst, b)
 	}
 	k.valid = true
 	return k, nil
@@ -80,15 +69,7 @@ func (k Key) Fingerprint() string {
 // own key, so the two members of a pair never share a (key, nonce) pair even when their epochs
 // and sequence numbers coincide.
 func (k Key) senderAEAD(serial string) (cipher.AEAD, error) {
-	sk, err := hkdf.Expand(sha256.New, k.aeadMaster[:], infoAEADSender+serial, 32)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(sk)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
+	return seal.SubkeyAEAD(k.aeadMaster[:], infoAEADSender+serial)
 }
 
 // Slot names the key of a Keyring that authenticated a message.

@@ -1,11 +1,11 @@
 package wire
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/tandem-ha/tandem/plugins/sdk/seal"
 )
 
 // header is the parsed cleartext header of a datagram, not yet authenticated.
@@ -22,9 +22,7 @@ type header struct {
 // nonce returns the AEAD nonce of a message: epoch and sequence number, which never repeat for
 // one sender under one key as long as epochs only grow (NextEpoch).
 func nonce(epoch uint32, seq uint64) []byte {
-	var n [12]byte
-	binary.BigEndian.PutUint32(n[0:4], epoch)
-	binary.BigEndian.PutUint64(n[4:12], seq)
+	n := seal.Nonce(epoch, seq)
 	return n[:]
 }
 
@@ -67,10 +65,7 @@ func Seal(k Key, m *Message, encrypt bool) ([]byte, error) {
 	out = appendPayload(out, &m.Payload)
 
 	if !encrypt {
-		mac := hmac.New(sha256.New, k.hmac[:])
-		mac.Write(out)
-		var sum [sha256.Size]byte
-		return append(out, mac.Sum(sum[:0])[:TagSize]...), nil
+		return seal.AppendTag(out, k.hmac[:], out), nil
 	}
 	aead, err := k.senderAEAD(m.Serial)
 	if err != nil {
@@ -161,10 +156,7 @@ func openWith(k Key, b []byte, h header) (*Message, error) {
 	tag := b[h.hdrLen+h.payloadLen:]
 	var plain []byte
 	if h.flags&flagEncrypted == 0 {
-		mac := hmac.New(sha256.New, k.hmac[:])
-		mac.Write(b[:h.hdrLen+h.payloadLen])
-		var sum [sha256.Size]byte
-		if !hmac.Equal(mac.Sum(sum[:0])[:TagSize], tag) {
+		if !seal.VerifyTag(k.hmac[:], b[:h.hdrLen+h.payloadLen], tag) {
 			return nil, errAuthTag
 		}
 		plain = body

@@ -58,7 +58,7 @@ func Up(opts Options) (l *Lab, err error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	lab := &Lab{Name: opts.Name, Dir: opts.Dir}
+	lab := &Lab{Name: opts.Name, Dir: opts.Dir, Options: opts}
 	l = lab
 	for i, name := range []string{"fw1", "fw2"} {
 		l.Units = append(l.Units, &Unit{

@@ -3,13 +3,15 @@ package topo
 // PairConfig is the first configuration of both lab units: an
 // active/standby pair of lab-model units with the LAN (X0) and WAN (X1)
 // virtual addresses, each unit's monitoring addresses, the HA control link
-// on X2 and the backup heartbeat path on X3, 100 ms heartbeats.
+// on X2 and the backup heartbeat path on X3, 100 ms heartbeats, stateful
+// sync on (its stream runs on the control link, UDP 8735).
 const PairConfig = `{
   "tandem-ha:ha": {
     "config": {
       "mode": "active-standby",
       "pre-shared-key": "tandem-lab-pre-shared-key",
       "heartbeat-interval": 100,
+      "stateful-sync": true,
       "failover-trigger-level": 3
     },
     "devices": {

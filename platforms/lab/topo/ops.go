@@ -27,6 +27,30 @@ func (l *Lab) Kill(unit string) error {
 	return l.save()
 }
 
+// Boot powers a killed unit on again: its ports up, tandemd started with
+// its data directory as it was (a reboot, not a new unit).
+func (l *Lab) Boot(unit string) error {
+	u, err := l.Unit(unit)
+	if err != nil {
+		return err
+	}
+	if alive(u.PID) {
+		return fmt.Errorf("%s is running (tandemd pid %d); kill it first", unit, u.PID)
+	}
+	for i := range Segments {
+		if err := run("ip", "-n", u.Namespace, "link", "set", fmt.Sprintf("x%d", i), "up"); err != nil {
+			return err
+		}
+	}
+	if err := os.Remove(u.Socket); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if err := l.start(u, l.Options); err != nil {
+		return err
+	}
+	return l.save()
+}
+
 // Cut pulls a cable: link is UNIT:SEGMENT, such as fw1:ha. The unit's
 // port loses carrier; nothing else changes.
 func (l *Lab) Cut(link string) error { return l.setCable(link, "down") }

@@ -69,6 +69,8 @@ type Lab struct {
 	Dir string `json:"dir"`
 	// Units are the firewalls.
 	Units []*Unit `json:"units"`
+	// Options are what the lab was built with, to boot a unit again.
+	Options Options `json:"options"`
 }
 
 var validName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,11}$`)

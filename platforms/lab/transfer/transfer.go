@@ -5,6 +5,7 @@
 package transfer
 
 import (
+	"context"
 	"net"
 	"sync"
 	"time"
@@ -75,12 +76,12 @@ func (s *Sink) Result() Result {
 }
 
 // Send streams the pattern in chunks of size bytes, one every interval,
-// until the connection fails (a write blocked for 5 s counts) or is
-// closed; it returns the bytes written and why it stopped.
-func Send(c net.Conn, size int, interval time.Duration) (int64, error) {
+// until ctx ends (then it returns nil), the connection fails (a write
+// blocked for 5 s counts) or is closed; it returns the bytes written.
+func Send(ctx context.Context, c net.Conn, size int, interval time.Duration) (int64, error) {
 	buf := make([]byte, size)
 	var off int64
-	for {
+	for ctx.Err() == nil {
 		for i := range buf {
 			buf[i] = Pattern(off + int64(i))
 		}
@@ -94,4 +95,5 @@ func Send(c net.Conn, size int, interval time.Duration) (int64, error) {
 		}
 		time.Sleep(interval)
 	}
+	return off, nil
 }

@@ -1,0 +1,373 @@
+package conntrack
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+)
+
+// CodecVersion is the version byte that starts every key and value. A
+// decoder rejects any other version: both units must run the same
+// encoding (a change of layout takes a new version).
+const CodecVersion = 1
+
+// ErrCodec is wrapped by every decoding error.
+var ErrCodec = errors.New("conntrack record")
+
+// Value field bits: which optional fields follow the fixed part.
+const (
+	fieldMark   = 1 << 0
+	fieldReply  = 1 << 1 // the reply tuple differs from the inverted original (NAT)
+	fieldLabels = 1 << 2
+	fieldTCP    = 1 << 3
+	fieldSCTP   = 1 << 4
+	fieldDCCP   = 1 << 5
+	fieldHelper = 1 << 6
+	fieldsKnown = 1<<7 - 1
+)
+
+// maxKeyLen is the length of an IPv6 key.
+const maxKeyLen = 5 + 2*16 + 4
+
+// helperNameMax is the longest helper name (NF_CT_HELPER_NAME_LEN - 1).
+const helperNameMax = 15
+
+// Key layout: version, address family (4 or 6), protocol, zone (2 bytes),
+// source and destination address, then 4 bytes of layer 4 identity
+// (source and destination port, or ICMP id, type and code).
+//
+// Value layout: version, field bits, status and timeout as uvarints, then
+// the fields the bits announce in bit order: mark (uvarint), reply tuple
+// (addresses and 4 bytes of layer 4 identity), labels (length byte and
+// bytes), TCP (state, window scale and flags for each direction: 5 bytes),
+// SCTP (state, two verification tags: 9 bytes), DCCP (state, role,
+// handshake sequence: 10 bytes), helper (length byte and name).
+
+// AppendKey appends the record key of f: its original tuple and zone.
+func AppendKey(b []byte, f *Flow) []byte {
+	fam := byte(4)
+	if !f.Orig.Src.Is4() {
+		fam = 6
+	}
+	b = append(b, CodecVersion, fam, f.Orig.Proto)
+	b = binary.BigEndian.AppendUint16(b, f.Zone)
+	return appendTupleBody(b, f.Orig)
+}
+
+func appendTupleBody(b []byte, t Tuple) []byte {
+	b = append(b, t.Src.AsSlice()...)
+	b = append(b, t.Dst.AsSlice()...)
+	switch {
+	case isICMP(t.Proto):
+		b = binary.BigEndian.AppendUint16(b, t.ICMPID)
+		return append(b, t.ICMPType, t.ICMPCode)
+	case hasPorts(t.Proto):
+		b = binary.BigEndian.AppendUint16(b, t.SrcPort)
+		return binary.BigEndian.AppendUint16(b, t.DstPort)
+	}
+	return append(b, 0, 0, 0, 0)
+}
+
+// AppendValue appends the record value of f.
+func AppendValue(b []byte, f *Flow) []byte {
+	var fields byte
+	if f.Mark != 0 {
+		fields |= fieldMark
+	}
+	if f.Reply != f.Orig.Inverse() {
+		fields |= fieldReply
+	}
+	if len(f.Labels) > 0 {
+		fields |= fieldLabels
+	}
+	switch {
+	case f.TCP != nil:
+		fields |= fieldTCP
+	case f.SCTP != nil:
+		fields |= fieldSCTP
+	case f.DCCP != nil:
+		fields |= fieldDCCP
+	}
+	if f.Helper != "" {
+		fields |= fieldHelper
+	}
+	b = append(b, CodecVersion, fields)
+	b = binary.AppendUvarint(b, uint64(f.Status))
+	b = binary.AppendUvarint(b, uint64(f.Timeout))
+	if fields&fieldMark != 0 {
+		b = binary.AppendUvarint(b, uint64(f.Mark))
+	}
+	if fields&fieldReply != 0 {
+		b = appendTupleBody(b, f.Reply)
+	}
+	if fields&fieldLabels != 0 {
+		b = append(b, byte(len(f.Labels)))
+		b = append(b, f.Labels...)
+	}
+	switch {
+	case f.TCP != nil:
+		t := f.TCP
+		b = append(b, t.State, t.WScaleOrig, t.WScaleReply, t.FlagsOrig, t.FlagsReply)
+	case f.SCTP != nil:
+		b = append(b, f.SCTP.State)
+		b = binary.BigEndian.AppendUint32(b, f.SCTP.VTagOrig)
+		b = binary.BigEndian.AppendUint32(b, f.SCTP.VTagReply)
+	case f.DCCP != nil:
+		b = append(b, f.DCCP.State, f.DCCP.Role)
+		b = binary.BigEndian.AppendUint64(b, f.DCCP.HandshakeSeq)
+	}
+	if fields&fieldHelper != 0 {
+		b = append(b, byte(len(f.Helper)))
+		b = append(b, f.Helper...)
+	}
+	return b
+}
+
+// UpsertRecord is the record that creates or updates f on the standby.
+func UpsertRecord(f *Flow) channel.Record {
+	return channel.Record{Op: channel.Upsert, Key: AppendKey(make([]byte, 0, maxKeyLen), f), Value: AppendValue(make([]byte, 0, 48), f)}
+}
+
+// DeleteRecord is the record that removes f from the standby.
+func DeleteRecord(f *Flow) channel.Record {
+	return channel.Record{Op: channel.Delete, Key: AppendKey(make([]byte, 0, maxKeyLen), f)}
+}
+
+// decoder reads a record; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(format string, a ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: "+format, append([]any{ErrCodec}, a...)...)
+	}
+}
+
+func (d *decoder) bytes(n int, what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.b) < n {
+		d.fail("%s: need %d bytes, have %d", what, n, len(d.b))
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) u8(what string) uint8 {
+	if v := d.bytes(1, what); v != nil {
+		return v[0]
+	}
+	return 0
+}
+
+func (d *decoder) be16(what string) uint16 {
+	if v := d.bytes(2, what); v != nil {
+		return binary.BigEndian.Uint16(v)
+	}
+	return 0
+}
+
+func (d *decoder) be32(what string) uint32 {
+	if v := d.bytes(4, what); v != nil {
+		return binary.BigEndian.Uint32(v)
+	}
+	return 0
+}
+
+func (d *decoder) uvarint32(what string) uint32 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || v > 1<<32-1 || n != len(binary.AppendUvarint(nil, v)) {
+		d.fail("%s: bad, oversized or non-minimal varint", what)
+		return 0
+	}
+	d.b = d.b[n:]
+	return uint32(v)
+}
+
+func (d *decoder) version(what string) {
+	if v := d.u8(what + " version"); d.err == nil && v != CodecVersion {
+		d.fail("%s version %d, this unit speaks %d", what, v, CodecVersion)
+	}
+}
+
+func (d *decoder) tupleBody(t *Tuple, alen int, what string) {
+	src := d.bytes(alen, what+" source address")
+	dst := d.bytes(alen, what+" destination address")
+	l4 := d.bytes(4, what+" layer 4 identity")
+	if d.err != nil {
+		return
+	}
+	t.Src, _ = netip.AddrFromSlice(src)
+	t.Dst, _ = netip.AddrFromSlice(dst)
+	switch {
+	case isICMP(t.Proto):
+		t.ICMPID = binary.BigEndian.Uint16(l4)
+		t.ICMPType, t.ICMPCode = l4[2], l4[3]
+	case hasPorts(t.Proto):
+		t.SrcPort = binary.BigEndian.Uint16(l4)
+		t.DstPort = binary.BigEndian.Uint16(l4[2:])
+	default:
+		if binary.BigEndian.Uint32(l4) != 0 {
+			d.fail("%s: protocol %d has no ports but they are set", what, t.Proto)
+		}
+	}
+}
+
+// DecodeKey decodes a record key into the original tuple and zone.
+func DecodeKey(key []byte) (orig Tuple, zone uint16, alen int, err error) {
+	d := decoder{b: key}
+	d.version("key")
+	fam := d.u8("key family")
+	orig.Proto = d.u8("key protocol")
+	zone = d.be16("key zone")
+	if d.err == nil {
+		switch fam {
+		case 4:
+			alen = 4
+		case 6:
+			alen = 16
+		default:
+			d.fail("key family %d, want 4 or 6", fam)
+		}
+	}
+	if d.err == nil && !Supported(orig.Proto) {
+		d.fail("key protocol %d is not synced", orig.Proto)
+	}
+	d.tupleBody(&orig, alen, "key")
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("key has %d trailing bytes", len(d.b))
+	}
+	return orig, zone, alen, d.err
+}
+
+// Decode decodes an Upsert record's key and value into a Flow. It accepts
+// only what AppendKey and AppendValue produce: records come from the peer
+// over the network.
+func Decode(key, value []byte) (Flow, error) {
+	var f Flow
+	var alen int
+	var err error
+	f.Orig, f.Zone, alen, err = DecodeKey(key)
+	if err != nil {
+		return Flow{}, err
+	}
+	d := decoder{b: value}
+	d.version("value")
+	fields := d.u8("value fields")
+	if d.err == nil && fields&^fieldsKnown != 0 {
+		d.fail("value has unknown field bits %#x", fields&^fieldsKnown)
+	}
+	f.Status = Status(d.uvarint32("status"))
+	f.Timeout = d.uvarint32("timeout")
+	if fields&fieldMark != 0 {
+		if f.Mark = d.uvarint32("mark"); d.err == nil && f.Mark == 0 {
+			d.fail("mark field present but zero")
+		}
+	}
+	if fields&fieldReply != 0 {
+		f.Reply.Proto = f.Orig.Proto
+		if d.tupleBody(&f.Reply, alen, "reply tuple"); d.err == nil && f.Reply == f.Orig.Inverse() {
+			d.fail("reply tuple present but not translated")
+		}
+	} else {
+		f.Reply = f.Orig.Inverse()
+	}
+	if fields&fieldLabels != 0 {
+		n := int(d.u8("labels length"))
+		if d.err == nil && (n == 0 || n > labelsMaxBytes || n%4 != 0) {
+			d.fail("labels length %d, want 4, 8, 12 or 16", n)
+		}
+		if l := d.bytes(n, "labels"); l != nil {
+			f.Labels = append([]byte(nil), l...)
+		}
+	}
+	if n := bitsSet(fields & (fieldTCP | fieldSCTP | fieldDCCP)); n > 1 {
+		d.fail("value has %d protocol infos, want at most one", n)
+	}
+	d.protoinfo(&f, fields)
+	if fields&fieldHelper != 0 {
+		n := int(d.u8("helper length"))
+		if d.err == nil && (n == 0 || n > helperNameMax) {
+			d.fail("helper name length %d, want 1 to %d", n, helperNameMax)
+		}
+		if h := d.bytes(n, "helper name"); h != nil {
+			for _, c := range h {
+				if c <= ' ' || c > '~' {
+					d.fail("helper name has byte %#x", c)
+					break
+				}
+			}
+			f.Helper = string(h)
+		}
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("value has %d trailing bytes", len(d.b))
+	}
+	if d.err != nil {
+		return Flow{}, d.err
+	}
+	return f, nil
+}
+
+func (d *decoder) protoinfo(f *Flow, fields byte) {
+	p := f.Orig.Proto
+	switch {
+	case fields&fieldTCP != 0:
+		if p != ProtoTCP {
+			d.fail("TCP info on protocol %d", p)
+			return
+		}
+		b := d.bytes(5, "TCP info")
+		if b == nil {
+			return
+		}
+		t := &TCPInfo{State: b[0], WScaleOrig: b[1], WScaleReply: b[2], FlagsOrig: b[3], FlagsReply: b[4]}
+		if t.State > TCPSynSent2 || t.WScaleOrig > 14 || t.WScaleReply > 14 {
+			d.fail("TCP state %d or window scale %d/%d out of range", t.State, t.WScaleOrig, t.WScaleReply)
+			return
+		}
+		f.TCP = t
+	case fields&fieldSCTP != 0:
+		if p != ProtoSCTP {
+			d.fail("SCTP info on protocol %d", p)
+			return
+		}
+		s := &SCTPInfo{State: d.u8("SCTP state"), VTagOrig: d.be32("SCTP tag"), VTagReply: d.be32("SCTP reply tag")}
+		if d.err == nil && s.State >= sctpStates {
+			d.fail("SCTP state %d out of range", s.State)
+		}
+		f.SCTP = s
+	case fields&fieldDCCP != 0:
+		if p != ProtoDCCP {
+			d.fail("DCCP info on protocol %d", p)
+			return
+		}
+		b := d.bytes(10, "DCCP info")
+		if b == nil {
+			return
+		}
+		f.DCCP = &DCCPInfo{State: b[0], Role: b[1], HandshakeSeq: binary.BigEndian.Uint64(b[2:])}
+	}
+}
+
+// sctpStates is SCTP_CONNTRACK_MAX.
+const sctpStates = 10
+
+func bitsSet(b byte) int {
+	n := 0
+	for ; b != 0; b &= b - 1 {
+		n++
+	}
+	return n
+}
