@@ -139,7 +139,7 @@ func start(ctx context.Context, cfg Config) (*Daemon, error) {
 	d.rec = reconcile.New(reconcile.Config{
 		Applier: d.host,
 		Plugins: d.drivenPlugins,
-		Self:    reconcile.Identity{SerialNumber: cfg.SerialNumber},
+		Self:    reconcile.Identity{SerialNumber: cfg.SerialNumber, DataDir: cfg.DataDir},
 		State:   d.tree,
 		Logger:  cfg.Logger,
 	})

@@ -17,6 +17,9 @@ import (
 type Identity struct {
 	// SerialNumber is this unit's serial number.
 	SerialNumber string
+	// DataDir is the daemon's data directory; plugins keep their sockets
+	// there.
+	DataDir string
 }
 
 // Designation returns whether this unit is the primary or the secondary

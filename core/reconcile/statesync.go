@@ -2,11 +2,16 @@ package reconcile
 
 import (
 	"net/netip"
+	"path/filepath"
 	"sort"
 
 	"github.com/tandem-ha/tandem/gen/tandem"
 	"github.com/tandem-ha/tandem/plugins/sdk"
 )
+
+// PublishSocket is the name, in the daemon's data directory, of the
+// socket on which services publish state to the sync plugin.
+const PublishSocket = "statesync.sock"
 
 // SyncPortOffset is added to the control link's UDP port when the sync
 // stream shares the control link's addresses (no data link configured).
@@ -43,6 +48,9 @@ func StatesyncSpec(d *tandem.Device, self Identity) *sdk.StatesyncSpec {
 		spec.Channels = allChannels()
 	}
 	spec.LocalAddresses = unitAddresses(d)
+	if self.DataDir != "" {
+		spec.PublishSocket = filepath.Join(self.DataDir, PublishSocket)
+	}
 	return spec
 }
 

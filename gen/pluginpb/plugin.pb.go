@@ -401,8 +401,12 @@ type StatesyncSpec struct {
 	// local_addresses are the unit's own addresses (both members' and the
 	// virtual ones): connections to or from them are never synced (SYNC-3).
 	LocalAddresses []string `protobuf:"bytes,11,rep,name=local_addresses,json=localAddresses,proto3" json:"local_addresses,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// publish_socket is the unix socket on which services the core does not
+	// own (a DHCP client, a DNS proxy, a PPPoE client) publish their state
+	// to be synced, and read the peer's after a takeover.
+	PublishSocket string `protobuf:"bytes,12,opt,name=publish_socket,json=publishSocket,proto3" json:"publish_socket,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatesyncSpec) Reset() {
@@ -503,6 +507,13 @@ func (x *StatesyncSpec) GetLocalAddresses() []string {
 		return x.LocalAddresses
 	}
 	return nil
+}
+
+func (x *StatesyncSpec) GetPublishSocket() string {
+	if x != nil {
+		return x.PublishSocket
+	}
+	return ""
 }
 
 // PlatformSpec is the desired state of a platform driver.
@@ -1437,7 +1448,7 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"configJson\x12:\n" +
 	"\bplatform\x18\n" +
 	" \x01(\v2\x1e.tandem.plugin.v1.PlatformSpecR\bplatform\x12=\n" +
-	"\tstatesync\x18\v \x01(\v2\x1f.tandem.plugin.v1.StatesyncSpecR\tstatesync\"\xc7\x02\n" +
+	"\tstatesync\x18\v \x01(\v2\x1f.tandem.plugin.v1.StatesyncSpecR\tstatesync\"\xee\x02\n" +
 	"\rStatesyncSpec\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x14\n" +
 	"\x05local\x18\x02 \x01(\tR\x05local\x12\x12\n" +
@@ -1450,7 +1461,8 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"noSyncMark\x12\x1a\n" +
 	"\bchannels\x18\n" +
 	" \x03(\tR\bchannels\x12'\n" +
-	"\x0flocal_addresses\x18\v \x03(\tR\x0elocalAddressesJ\x04\b\x05\x10\x06\"\xda\x01\n" +
+	"\x0flocal_addresses\x18\v \x03(\tR\x0elocalAddresses\x12%\n" +
+	"\x0epublish_socket\x18\f \x01(\tR\rpublishSocketJ\x04\b\x05\x10\x06\"\xda\x01\n" +
 	"\fPlatformSpec\x12,\n" +
 	"\x05ports\x18\x01 \x03(\v2\x16.tandem.plugin.v1.PortR\x05ports\x12:\n" +
 	"\bfirewall\x18\x02 \x01(\v2\x1e.tandem.plugin.v1.FirewallSpecR\bfirewall\x122\n" +
