@@ -35,14 +35,6 @@ func (l *pairLab) ctl(unitName string, args ...string) string {
 	return string(out)
 }
 
-// unitOf returns the unit handle of fw1 or fw2.
-func (l *pairLab) unitOf(name string) *unit {
-	if name == "fw1" {
-		return l.fw1
-	}
-	return l.fw2
-}
-
 // startSyncPair starts a lab pair (stateful sync is on in the lab
 // configuration) and waits until the standby holds a complete bulk sync,
 // or, with sync false, turns stateful sync off first.
