@@ -221,9 +221,34 @@ func firewallSpec(d *tandem.Device, primary bool,
 			fw.Monitoring = append(fw.Monitoring, m)
 		}
 	}
+	fw.NoSyncMark, fw.SyncExclusions = syncExclusions(d)
 	sort.Slice(fw.HaLinks, func(i, j int) bool { return fw.HaLinks[i].Netdev < fw.HaLinks[j].Netdev })
 	sort.Slice(fw.Monitoring, func(i, j int) bool { return fw.Monitoring[i].Address < fw.Monitoring[j].Address })
 	return fw
+}
+
+// syncExclusions returns the no-sync mark and the exclusions of
+// tandem-statesync while stateful sync is on (SYNC-6), sorted by name.
+func syncExclusions(d *tandem.Device) (uint32, []*sdk.SyncExclusion) {
+	ex := d.GetStatesync().GetExclusions()
+	if !d.GetHa().GetConfig().GetStatefulSync() || ex == nil || len(ex.Exclusion) == 0 {
+		return 0, nil
+	}
+	var out []*sdk.SyncExclusion
+	for name, e := range ex.Exclusion {
+		cfg := e.GetConfig()
+		proto := cfg.GetProtocol().String()
+		if proto == "any" {
+			proto = ""
+		}
+		out = append(out, &sdk.SyncExclusion{
+			Name: name, Sync: cfg.GetSync(), Protocol: proto,
+			SourcePrefix: cfg.GetSourcePrefix(), DestinationPrefix: cfg.GetDestinationPrefix(),
+			DestinationPort: uint32(cfg.GetDestinationPort()),
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return d.GetStatesync().GetConfig().GetNoSyncMark(), out
 }
 
 // carriesData reports whether an interface is part of the data plane: it

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/tandem-ha/tandem/core/ha/fsm"
 	"github.com/tandem-ha/tandem/core/model"
 )
 
@@ -64,5 +65,38 @@ func TestStatesyncSpec(t *testing.T) {
 	}
 	if !slices.Contains(a.GetChannels(), "connections") || len(a.GetChannels()) < 10 {
 		t.Fatalf("an empty category list means all: %v", a.GetChannels())
+	}
+}
+
+// SPEC SYNC-6: the exclusions reach the platform driver with the mark,
+// only while stateful sync is on.
+func TestSyncExclusionsInThePlatformSpec(t *testing.T) {
+	d := pairConfig(t)
+	for path, val := range map[string]string{
+		"/statesync/exclusions/exclusion[name=backup]/config/protocol":         `"tcp"`,
+		"/statesync/exclusions/exclusion[name=backup]/config/destination-port": `5106`,
+		"/statesync/exclusions/exclusion[name=admin]/config/sync":              `true`,
+		"/statesync/exclusions/exclusion[name=admin]/config/source-prefix":     `"192.0.2.0/28"`,
+	} {
+		if err := model.Set(d, path, []byte(val)); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	if fw := PlatformSpec(d, fsm.RoleActive, Identity{SerialNumber: "UNIT-A"}).GetFirewall(); fw.GetNoSyncMark() != 0 || len(fw.GetSyncExclusions()) != 0 {
+		t.Fatalf("stateful sync off: %v", fw)
+	}
+	if err := model.Set(d, "/ha/config/stateful-sync", []byte("true")); err != nil {
+		t.Fatal(err)
+	}
+	fw := PlatformSpec(d, fsm.RoleStandby, Identity{SerialNumber: "UNIT-B"}).GetFirewall()
+	ex := fw.GetSyncExclusions()
+	if fw.GetNoSyncMark() != 16777216 || len(ex) != 2 {
+		t.Fatalf("mark %d, exclusions %v", fw.GetNoSyncMark(), ex)
+	}
+	if ex[0].GetName() != "admin" || !ex[0].GetSync() || ex[0].GetSourcePrefix() != "192.0.2.0/28" || ex[0].GetProtocol() != "" {
+		t.Errorf("admin: %v", ex[0])
+	}
+	if ex[1].GetName() != "backup" || ex[1].GetSync() || ex[1].GetProtocol() != "tcp" || ex[1].GetDestinationPort() != 5106 {
+		t.Errorf("backup: %v", ex[1])
 	}
 }

@@ -606,9 +606,16 @@ type FirewallSpec struct {
 	// traffic to them is accepted only where allowed, anything else sent to
 	// them is dropped (MON-3). Replies to the unit's own traffic (probes)
 	// are always accepted.
-	Monitoring    []*MonitoringFilter `protobuf:"bytes,2,rep,name=monitoring,proto3" json:"monitoring,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Monitoring []*MonitoringFilter `protobuf:"bytes,2,rep,name=monitoring,proto3" json:"monitoring,omitempty"`
+	// sync_exclusions are the per-rule exclusions of stateful sync
+	// (SYNC-6): the driver sets the no_sync_mark bits on the conntrack mark
+	// of every new connection an entry with sync false matches, unless an
+	// entry with sync true matches it first; the sync plugin skips marked
+	// connections. Empty, or no_sync_mark 0, marks nothing.
+	SyncExclusions []*SyncExclusion `protobuf:"bytes,3,rep,name=sync_exclusions,json=syncExclusions,proto3" json:"sync_exclusions,omitempty"`
+	NoSyncMark     uint32           `protobuf:"varint,4,opt,name=no_sync_mark,json=noSyncMark,proto3" json:"no_sync_mark,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *FirewallSpec) Reset() {
@@ -655,6 +662,109 @@ func (x *FirewallSpec) GetMonitoring() []*MonitoringFilter {
 	return nil
 }
 
+func (x *FirewallSpec) GetSyncExclusions() []*SyncExclusion {
+	if x != nil {
+		return x.SyncExclusions
+	}
+	return nil
+}
+
+func (x *FirewallSpec) GetNoSyncMark() uint32 {
+	if x != nil {
+		return x.NoSyncMark
+	}
+	return 0
+}
+
+// SyncExclusion matches connections by protocol, prefixes and port; empty
+// fields match anything.
+type SyncExclusion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// sync true exempts the matched connections from the exclusions.
+	Sync bool `protobuf:"varint,2,opt,name=sync,proto3" json:"sync,omitempty"`
+	// protocol is tcp, udp, icmp or empty (any).
+	Protocol          string `protobuf:"bytes,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	SourcePrefix      string `protobuf:"bytes,4,opt,name=source_prefix,json=sourcePrefix,proto3" json:"source_prefix,omitempty"`
+	DestinationPrefix string `protobuf:"bytes,5,opt,name=destination_prefix,json=destinationPrefix,proto3" json:"destination_prefix,omitempty"`
+	// destination_port applies to tcp and udp; 0 is any.
+	DestinationPort uint32 `protobuf:"varint,6,opt,name=destination_port,json=destinationPort,proto3" json:"destination_port,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SyncExclusion) Reset() {
+	*x = SyncExclusion{}
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncExclusion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncExclusion) ProtoMessage() {}
+
+func (x *SyncExclusion) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncExclusion.ProtoReflect.Descriptor instead.
+func (*SyncExclusion) Descriptor() ([]byte, []int) {
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SyncExclusion) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SyncExclusion) GetSync() bool {
+	if x != nil {
+		return x.Sync
+	}
+	return false
+}
+
+func (x *SyncExclusion) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
+}
+
+func (x *SyncExclusion) GetSourcePrefix() string {
+	if x != nil {
+		return x.SourcePrefix
+	}
+	return ""
+}
+
+func (x *SyncExclusion) GetDestinationPrefix() string {
+	if x != nil {
+		return x.DestinationPrefix
+	}
+	return ""
+}
+
+func (x *SyncExclusion) GetDestinationPort() uint32 {
+	if x != nil {
+		return x.DestinationPort
+	}
+	return 0
+}
+
 type HALinkFilter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// netdev carrying the HA link.
@@ -668,7 +778,7 @@ type HALinkFilter struct {
 
 func (x *HALinkFilter) Reset() {
 	*x = HALinkFilter{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +790,7 @@ func (x *HALinkFilter) String() string {
 func (*HALinkFilter) ProtoMessage() {}
 
 func (x *HALinkFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +803,7 @@ func (x *HALinkFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HALinkFilter.ProtoReflect.Descriptor instead.
 func (*HALinkFilter) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *HALinkFilter) GetNetdev() string {
@@ -725,7 +835,7 @@ type MonitoringFilter struct {
 
 func (x *MonitoringFilter) Reset() {
 	*x = MonitoringFilter{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +847,7 @@ func (x *MonitoringFilter) String() string {
 func (*MonitoringFilter) ProtoMessage() {}
 
 func (x *MonitoringFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[9]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +860,7 @@ func (x *MonitoringFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MonitoringFilter.ProtoReflect.Descriptor instead.
 func (*MonitoringFilter) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MonitoringFilter) GetAddress() string {
@@ -814,7 +924,7 @@ type Port struct {
 
 func (x *Port) Reset() {
 	*x = Port{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +936,7 @@ func (x *Port) String() string {
 func (*Port) ProtoMessage() {}
 
 func (x *Port) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[10]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +949,7 @@ func (x *Port) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Port.ProtoReflect.Descriptor instead.
 func (*Port) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{10}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Port) GetName() string {
@@ -918,7 +1028,7 @@ type ApplyResult struct {
 
 func (x *ApplyResult) Reset() {
 	*x = ApplyResult{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +1040,7 @@ func (x *ApplyResult) String() string {
 func (*ApplyResult) ProtoMessage() {}
 
 func (x *ApplyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[11]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1053,7 @@ func (x *ApplyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResult.ProtoReflect.Descriptor instead.
 func (*ApplyResult) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{11}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ApplyResult) GetChanges() uint32 {
@@ -968,7 +1078,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -980,7 +1090,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[12]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -993,7 +1103,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{12}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 // Observation is one thing a plugin saw happen.
@@ -1012,7 +1122,7 @@ type Observation struct {
 
 func (x *Observation) Reset() {
 	*x = Observation{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1134,7 @@ func (x *Observation) String() string {
 func (*Observation) ProtoMessage() {}
 
 func (x *Observation) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[13]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1147,7 @@ func (x *Observation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Observation.ProtoReflect.Descriptor instead.
 func (*Observation) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{13}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Observation) GetTime() *timestamppb.Timestamp {
@@ -1117,7 +1227,7 @@ type PluginEvent struct {
 
 func (x *PluginEvent) Reset() {
 	*x = PluginEvent{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1129,7 +1239,7 @@ func (x *PluginEvent) String() string {
 func (*PluginEvent) ProtoMessage() {}
 
 func (x *PluginEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[14]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1142,7 +1252,7 @@ func (x *PluginEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginEvent.ProtoReflect.Descriptor instead.
 func (*PluginEvent) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{14}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PluginEvent) GetType() string {
@@ -1181,7 +1291,7 @@ type SyncStatus struct {
 
 func (x *SyncStatus) Reset() {
 	*x = SyncStatus{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1303,7 @@ func (x *SyncStatus) String() string {
 func (*SyncStatus) ProtoMessage() {}
 
 func (x *SyncStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[15]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1316,7 @@ func (x *SyncStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncStatus.ProtoReflect.Descriptor instead.
 func (*SyncStatus) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{15}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SyncStatus) GetBulkSyncComplete() bool {
@@ -1250,7 +1360,7 @@ type ChannelStatus struct {
 
 func (x *ChannelStatus) Reset() {
 	*x = ChannelStatus{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1262,7 +1372,7 @@ func (x *ChannelStatus) String() string {
 func (*ChannelStatus) ProtoMessage() {}
 
 func (x *ChannelStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[16]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1275,7 +1385,7 @@ func (x *ChannelStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelStatus.ProtoReflect.Descriptor instead.
 func (*ChannelStatus) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{16}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ChannelStatus) GetName() string {
@@ -1369,7 +1479,7 @@ type LinkEvent struct {
 
 func (x *LinkEvent) Reset() {
 	*x = LinkEvent{}
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1491,7 @@ func (x *LinkEvent) String() string {
 func (*LinkEvent) ProtoMessage() {}
 
 func (x *LinkEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[17]
+	mi := &file_tandem_plugin_v1_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1504,7 @@ func (x *LinkEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkEvent.ProtoReflect.Descriptor instead.
 func (*LinkEvent) Descriptor() ([]byte, []int) {
-	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{17}
+	return file_tandem_plugin_v1_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LinkEvent) GetPort() string {
@@ -1467,12 +1577,22 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x05ports\x18\x01 \x03(\v2\x16.tandem.plugin.v1.PortR\x05ports\x12:\n" +
 	"\bfirewall\x18\x02 \x01(\v2\x1e.tandem.plugin.v1.FirewallSpecR\bfirewall\x122\n" +
 	"\x15garp_interval_seconds\x18\x03 \x01(\rR\x13garpIntervalSeconds\x12,\n" +
-	"\x12bounce_on_takeover\x18\x04 \x01(\bR\x10bounceOnTakeover\"\x8d\x01\n" +
+	"\x12bounce_on_takeover\x18\x04 \x01(\bR\x10bounceOnTakeover\"\xf9\x01\n" +
 	"\fFirewallSpec\x129\n" +
 	"\bha_links\x18\x01 \x03(\v2\x1e.tandem.plugin.v1.HALinkFilterR\ahaLinks\x12B\n" +
 	"\n" +
 	"monitoring\x18\x02 \x03(\v2\".tandem.plugin.v1.MonitoringFilterR\n" +
-	"monitoring\"M\n" +
+	"monitoring\x12H\n" +
+	"\x0fsync_exclusions\x18\x03 \x03(\v2\x1f.tandem.plugin.v1.SyncExclusionR\x0esyncExclusions\x12 \n" +
+	"\fno_sync_mark\x18\x04 \x01(\rR\n" +
+	"noSyncMark\"\xd2\x01\n" +
+	"\rSyncExclusion\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04sync\x18\x02 \x01(\bR\x04sync\x12\x1a\n" +
+	"\bprotocol\x18\x03 \x01(\tR\bprotocol\x12#\n" +
+	"\rsource_prefix\x18\x04 \x01(\tR\fsourcePrefix\x12-\n" +
+	"\x12destination_prefix\x18\x05 \x01(\tR\x11destinationPrefix\x12)\n" +
+	"\x10destination_port\x18\x06 \x01(\rR\x0fdestinationPort\"M\n" +
 	"\fHALinkFilter\x12\x16\n" +
 	"\x06netdev\x18\x01 \x01(\tR\x06netdev\x12%\n" +
 	"\x0epeer_addresses\x18\x02 \x03(\tR\rpeerAddresses\"\x89\x01\n" +
@@ -1557,7 +1677,7 @@ func file_tandem_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tandem_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_tandem_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_tandem_plugin_v1_plugin_proto_goTypes = []any{
 	(Kind)(0),                     // 0: tandem.plugin.v1.Kind
 	(*PrepareRequest)(nil),        // 1: tandem.plugin.v1.PrepareRequest
@@ -1568,44 +1688,46 @@ var file_tandem_plugin_v1_plugin_proto_goTypes = []any{
 	(*StatesyncSpec)(nil),         // 6: tandem.plugin.v1.StatesyncSpec
 	(*PlatformSpec)(nil),          // 7: tandem.plugin.v1.PlatformSpec
 	(*FirewallSpec)(nil),          // 8: tandem.plugin.v1.FirewallSpec
-	(*HALinkFilter)(nil),          // 9: tandem.plugin.v1.HALinkFilter
-	(*MonitoringFilter)(nil),      // 10: tandem.plugin.v1.MonitoringFilter
-	(*Port)(nil),                  // 11: tandem.plugin.v1.Port
-	(*ApplyResult)(nil),           // 12: tandem.plugin.v1.ApplyResult
-	(*WatchRequest)(nil),          // 13: tandem.plugin.v1.WatchRequest
-	(*Observation)(nil),           // 14: tandem.plugin.v1.Observation
-	(*PluginEvent)(nil),           // 15: tandem.plugin.v1.PluginEvent
-	(*SyncStatus)(nil),            // 16: tandem.plugin.v1.SyncStatus
-	(*ChannelStatus)(nil),         // 17: tandem.plugin.v1.ChannelStatus
-	(*LinkEvent)(nil),             // 18: tandem.plugin.v1.LinkEvent
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*SyncExclusion)(nil),         // 9: tandem.plugin.v1.SyncExclusion
+	(*HALinkFilter)(nil),          // 10: tandem.plugin.v1.HALinkFilter
+	(*MonitoringFilter)(nil),      // 11: tandem.plugin.v1.MonitoringFilter
+	(*Port)(nil),                  // 12: tandem.plugin.v1.Port
+	(*ApplyResult)(nil),           // 13: tandem.plugin.v1.ApplyResult
+	(*WatchRequest)(nil),          // 14: tandem.plugin.v1.WatchRequest
+	(*Observation)(nil),           // 15: tandem.plugin.v1.Observation
+	(*PluginEvent)(nil),           // 16: tandem.plugin.v1.PluginEvent
+	(*SyncStatus)(nil),            // 17: tandem.plugin.v1.SyncStatus
+	(*ChannelStatus)(nil),         // 18: tandem.plugin.v1.ChannelStatus
+	(*LinkEvent)(nil),             // 19: tandem.plugin.v1.LinkEvent
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
 }
 var file_tandem_plugin_v1_plugin_proto_depIdxs = []int32{
 	0,  // 0: tandem.plugin.v1.PluginInfo.kind:type_name -> tandem.plugin.v1.Kind
 	7,  // 1: tandem.plugin.v1.Intent.platform:type_name -> tandem.plugin.v1.PlatformSpec
 	6,  // 2: tandem.plugin.v1.Intent.statesync:type_name -> tandem.plugin.v1.StatesyncSpec
-	11, // 3: tandem.plugin.v1.PlatformSpec.ports:type_name -> tandem.plugin.v1.Port
+	12, // 3: tandem.plugin.v1.PlatformSpec.ports:type_name -> tandem.plugin.v1.Port
 	8,  // 4: tandem.plugin.v1.PlatformSpec.firewall:type_name -> tandem.plugin.v1.FirewallSpec
-	9,  // 5: tandem.plugin.v1.FirewallSpec.ha_links:type_name -> tandem.plugin.v1.HALinkFilter
-	10, // 6: tandem.plugin.v1.FirewallSpec.monitoring:type_name -> tandem.plugin.v1.MonitoringFilter
-	19, // 7: tandem.plugin.v1.Observation.time:type_name -> google.protobuf.Timestamp
-	18, // 8: tandem.plugin.v1.Observation.link:type_name -> tandem.plugin.v1.LinkEvent
-	16, // 9: tandem.plugin.v1.Observation.sync:type_name -> tandem.plugin.v1.SyncStatus
-	15, // 10: tandem.plugin.v1.Observation.plugin_event:type_name -> tandem.plugin.v1.PluginEvent
-	17, // 11: tandem.plugin.v1.SyncStatus.channels:type_name -> tandem.plugin.v1.ChannelStatus
-	3,  // 12: tandem.plugin.v1.Plugin.Describe:input_type -> tandem.plugin.v1.DescribeRequest
-	5,  // 13: tandem.plugin.v1.Plugin.Apply:input_type -> tandem.plugin.v1.Intent
-	13, // 14: tandem.plugin.v1.Plugin.Watch:input_type -> tandem.plugin.v1.WatchRequest
-	1,  // 15: tandem.plugin.v1.Plugin.PrepareActive:input_type -> tandem.plugin.v1.PrepareRequest
-	4,  // 16: tandem.plugin.v1.Plugin.Describe:output_type -> tandem.plugin.v1.PluginInfo
-	12, // 17: tandem.plugin.v1.Plugin.Apply:output_type -> tandem.plugin.v1.ApplyResult
-	14, // 18: tandem.plugin.v1.Plugin.Watch:output_type -> tandem.plugin.v1.Observation
-	2,  // 19: tandem.plugin.v1.Plugin.PrepareActive:output_type -> tandem.plugin.v1.PrepareResult
-	16, // [16:20] is the sub-list for method output_type
-	12, // [12:16] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	10, // 5: tandem.plugin.v1.FirewallSpec.ha_links:type_name -> tandem.plugin.v1.HALinkFilter
+	11, // 6: tandem.plugin.v1.FirewallSpec.monitoring:type_name -> tandem.plugin.v1.MonitoringFilter
+	9,  // 7: tandem.plugin.v1.FirewallSpec.sync_exclusions:type_name -> tandem.plugin.v1.SyncExclusion
+	20, // 8: tandem.plugin.v1.Observation.time:type_name -> google.protobuf.Timestamp
+	19, // 9: tandem.plugin.v1.Observation.link:type_name -> tandem.plugin.v1.LinkEvent
+	17, // 10: tandem.plugin.v1.Observation.sync:type_name -> tandem.plugin.v1.SyncStatus
+	16, // 11: tandem.plugin.v1.Observation.plugin_event:type_name -> tandem.plugin.v1.PluginEvent
+	18, // 12: tandem.plugin.v1.SyncStatus.channels:type_name -> tandem.plugin.v1.ChannelStatus
+	3,  // 13: tandem.plugin.v1.Plugin.Describe:input_type -> tandem.plugin.v1.DescribeRequest
+	5,  // 14: tandem.plugin.v1.Plugin.Apply:input_type -> tandem.plugin.v1.Intent
+	14, // 15: tandem.plugin.v1.Plugin.Watch:input_type -> tandem.plugin.v1.WatchRequest
+	1,  // 16: tandem.plugin.v1.Plugin.PrepareActive:input_type -> tandem.plugin.v1.PrepareRequest
+	4,  // 17: tandem.plugin.v1.Plugin.Describe:output_type -> tandem.plugin.v1.PluginInfo
+	13, // 18: tandem.plugin.v1.Plugin.Apply:output_type -> tandem.plugin.v1.ApplyResult
+	15, // 19: tandem.plugin.v1.Plugin.Watch:output_type -> tandem.plugin.v1.Observation
+	2,  // 20: tandem.plugin.v1.Plugin.PrepareActive:output_type -> tandem.plugin.v1.PrepareResult
+	17, // [17:21] is the sub-list for method output_type
+	13, // [13:17] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_tandem_plugin_v1_plugin_proto_init() }
@@ -1613,7 +1735,7 @@ func file_tandem_plugin_v1_plugin_proto_init() {
 	if File_tandem_plugin_v1_plugin_proto != nil {
 		return
 	}
-	file_tandem_plugin_v1_plugin_proto_msgTypes[13].OneofWrappers = []any{
+	file_tandem_plugin_v1_plugin_proto_msgTypes[14].OneofWrappers = []any{
 		(*Observation_Link)(nil),
 		(*Observation_Sync)(nil),
 		(*Observation_PluginEvent)(nil),
@@ -1624,7 +1746,7 @@ func file_tandem_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_plugin_v1_plugin_proto_rawDesc), len(file_tandem_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,6 +37,8 @@ type (
 	HALinkFilter = pluginpb.HALinkFilter
 	// MonitoringFilter guards a monitoring address (MON-3).
 	MonitoringFilter = pluginpb.MonitoringFilter
+	// SyncExclusion is a per-rule stateful sync exclusion (SYNC-6).
+	SyncExclusion = pluginpb.SyncExclusion
 	// ApplyResult is what Apply returns.
 	ApplyResult = pluginpb.ApplyResult
 	// Observation is one event streamed by Watch.

@@ -339,3 +339,39 @@ func TestDroppedSyncDatagramsAreRecovered(t *testing.T) {
 	st := l.ctl("fw1", "state", "/statesync/channels")
 	t.Logf("active's channel counters after the loss:\n%s", st)
 }
+
+// SPEC: SYNC-6
+// A per-rule exclusion (tcp to port 5107) marks its connections on the
+// active, and the standby never receives them, while other connections
+// are synced.
+func TestExcludedConnectionsAreNotSynced(t *testing.T) {
+	l := startSyncPair(t, true)
+	l.ctl("fw1", "config", "set", "/statesync/exclusions/exclusion[name=bulk-backup]/config/protocol", "tcp")
+	l.ctl("fw1", "config", "set", "/statesync/exclusions/exclusion[name=bulk-backup]/config/destination-port", "5107")
+	l.ctl("fw1", "config", "commit", "-m", "do not sync the backup stream")
+	l.fw1.eventually("the active marks excluded connections", 10*time.Second, func() bool {
+		out, _ := exec.Command("ip", "netns", "exec", l.fw1.ns, "nft", "list", "chain", "inet", "tandem", "syncmark").CombinedOutput()
+		return strings.Contains(string(out), "tcp dport 5107")
+	})
+	echoServer(t, l.name+"-server", "198.51.100.10:5107")
+	echoServer(t, l.name+"-server", "198.51.100.10:5108")
+	for _, addr := range []string{"198.51.100.10:5107", "198.51.100.10:5108"} {
+		c, err := dialFrom(l.name+"-client", addr, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if err := roundTrip(c, "x", 2*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.fw2.eventually("the standby holds the synced connection", 5*time.Second, func() bool {
+		return conntrackCount(t, l.fw2.ns, "-p", "tcp", "--dport", "5108") == 1
+	})
+	if n := conntrackCount(t, l.fw1.ns, "-p", "tcp", "--dport", "5107", "--mark", "16777216/16777216"); n != 1 {
+		t.Fatalf("the active holds %d marked entries for the excluded connection, want 1", n)
+	}
+	if n := conntrackCount(t, l.fw2.ns, "-p", "tcp", "--dport", "5107"); n != 0 {
+		t.Fatalf("the standby holds %d entries of the excluded connection", n)
+	}
+}

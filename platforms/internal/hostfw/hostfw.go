@@ -1,9 +1,10 @@
-// Package hostfw programs the unit's own input filter with nftables for
-// the Linux-based platform drivers: the implicit rule that accepts only
-// the members' traffic on HA links (SEC-3) and the monitoring-address
-// rules that accept management only where allowed (MON-3). The rules live
-// in their own table, inet tandem, replaced atomically in one netlink
-// batch when they differ from the spec and left alone when they do not.
+// Package hostfw programs the unit's own nftables rules for the
+// Linux-based platform drivers: the implicit rule that accepts only the
+// members' traffic on HA links (SEC-3), the monitoring-address rules that
+// accept management only where allowed (MON-3), and the marks of the
+// connections stateful sync skips (SYNC-6). The rules live in their own
+// table, inet tandem, replaced atomically in one netlink batch when they
+// differ from the spec and left alone when they do not.
 package hostfw
 
 import (
@@ -36,7 +37,11 @@ type rule struct {
 // number of kernel changes: 0 when they already match, 1 when the table
 // was replaced or removed.
 func Apply(c *nftables.Conn, spec *sdk.FirewallSpec) (int, error) {
-	want, err := rules(spec)
+	input, err := rules(spec)
+	if err != nil {
+		return 0, err
+	}
+	marks, err := syncMarkRules(spec)
 	if err != nil {
 		return 0, err
 	}
@@ -45,14 +50,14 @@ func Apply(c *nftables.Conn, spec *sdk.FirewallSpec) (int, error) {
 		return 0, err
 	}
 	table := &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
-	if len(want) == 0 {
+	if len(input) == 0 && len(marks) == 0 {
 		if !exists {
 			return 0, nil
 		}
 		c.DelTable(table)
 		return 1, flush(c)
 	}
-	if exists && slices.Equal(have, descs(want)) {
+	if exists && slices.Equal(have, append(descs(ChainName, input), descs(SyncMarkChain, marks)...)) {
 		return 0, nil
 	}
 	if exists {
@@ -60,12 +65,25 @@ func Apply(c *nftables.Conn, spec *sdk.FirewallSpec) (int, error) {
 	}
 	c.AddTable(table)
 	policy := nftables.ChainPolicyAccept
-	chain := c.AddChain(&nftables.Chain{
-		Name: ChainName, Table: table, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &policy,
-	})
-	for _, r := range want {
-		c.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: r.exprs, UserData: []byte(r.desc)})
+	for _, ch := range []struct {
+		name  string
+		hook  *nftables.ChainHook
+		prio  *nftables.ChainPriority
+		rules []rule
+	}{
+		{ChainName, nftables.ChainHookInput, nftables.ChainPriorityFilter, input},
+		{SyncMarkChain, nftables.ChainHookPrerouting, nftables.ChainPriorityMangle, marks},
+	} {
+		if len(ch.rules) == 0 {
+			continue
+		}
+		chain := c.AddChain(&nftables.Chain{
+			Name: ch.name, Table: table, Type: nftables.ChainTypeFilter,
+			Hooknum: ch.hook, Priority: ch.prio, Policy: &policy,
+		})
+		for _, r := range ch.rules {
+			c.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: r.exprs, UserData: []byte(r.desc)})
+		}
 	}
 	return 1, flush(c)
 }
@@ -77,8 +95,8 @@ func flush(c *nftables.Conn) error {
 	return nil
 }
 
-// current returns the descriptions of the rules in the kernel's chain and
-// whether the table exists.
+// current returns the descriptions of the rules in the kernel's chains
+// (prefixed with the chain's name) and whether the table exists.
 func current(c *nftables.Conn) ([]string, bool, error) {
 	tables, err := c.ListTablesOfFamily(nftables.TableFamilyINet)
 	if err != nil {
@@ -93,21 +111,24 @@ func current(c *nftables.Conn) ([]string, bool, error) {
 	if table == nil {
 		return nil, false, nil
 	}
-	rs, err := c.GetRules(table, &nftables.Chain{Name: ChainName, Table: table})
-	if err != nil {
-		return nil, true, nil // no chain: the table differs from the spec
-	}
 	var out []string
-	for _, r := range rs {
-		out = append(out, string(r.UserData))
+	for _, chain := range []string{ChainName, SyncMarkChain} {
+		rs, err := c.GetRules(table, &nftables.Chain{Name: chain, Table: table})
+		if err != nil {
+			continue // no such chain
+		}
+		for _, r := range rs {
+			out = append(out, chain+": "+string(r.UserData))
+		}
 	}
 	return out, true, nil
 }
 
-func descs(rs []rule) []string {
+// descs returns the descriptions of rules in chain, as current does.
+func descs(chain string, rs []rule) []string {
 	out := make([]string, len(rs))
 	for i, r := range rs {
-		out[i] = r.desc
+		out[i] = chain + ": " + r.desc
 	}
 	return out
 }
