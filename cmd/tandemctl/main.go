@@ -61,6 +61,7 @@ commands:
   ha diff                          the leaves that differ between the members
   ha join -peer ADDR -key KEY -port PORT -address ADDR/LEN
                                    join the pair whose active answers at ADDR
+  sync status                      stateful sync per channel: entries, sequence ids, lag, losses
   lab ...                          the network-namespace lab (tandemctl lab -h)
 `
 
@@ -168,6 +169,8 @@ func run(ctx context.Context, c api, args []string, out io.Writer) error {
 		return lab(ctx, args[1:], out)
 	case "ha":
 		return haCmd(ctx, c, args[1:], out)
+	case "sync":
+		return syncCmd(ctx, c, args[1:], out)
 	}
 	return errUsage
 }

@@ -336,8 +336,11 @@ func TestDroppedSyncDatagramsAreRecovered(t *testing.T) {
 	l.fw2.eventually("the dropped range is recovered", 15*time.Second, func() bool {
 		return conntrackCount(t, l.fw2.ns, "-p", "tcp", "--dport", "5105", "--state", "ESTABLISHED") == len(conns)
 	})
-	st := l.ctl("fw1", "state", "/statesync/channels")
-	t.Logf("active's channel counters after the loss:\n%s", st)
+	status := l.ctl("fw1", "sync", "status")
+	if !strings.Contains(status, "connections") {
+		t.Errorf("tandemctl sync status lacks the connections channel:\n%s", status)
+	}
+	t.Logf("the active after the loss:\n%s", status)
 }
 
 // SPEC: SYNC-6

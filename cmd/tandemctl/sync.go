@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+)
+
+// syncState is the /statesync state subtree as RFC 7951 JSON.
+type syncState struct {
+	Statesync struct {
+		State struct {
+			BulkSyncComplete bool `json:"bulk-sync-complete"`
+		} `json:"state"`
+		Channels struct {
+			Channel []struct {
+				Name  string `json:"name"`
+				State struct {
+					Entries       json.Number `json:"entries"`
+					SentSequence  json.Number `json:"sent-sequence"`
+					AckedSequence json.Number `json:"acked-sequence"`
+					Lag           json.Number `json:"lag"`
+					Losses        json.Number `json:"losses"`
+					Resyncs       json.Number `json:"resyncs"`
+					Overruns      json.Number `json:"overruns"`
+					BytesSent     json.Number `json:"bytes-sent"`
+				} `json:"state"`
+			} `json:"channel"`
+		} `json:"channels"`
+	} `json:"tandem-statesync:statesync"`
+}
+
+// syncCmd runs `tandemctl sync status`: the stateful sync plugin's
+// progress per channel (OBS-1).
+func syncCmd(ctx context.Context, c api, args []string, out io.Writer) error {
+	if len(args) != 1 || args[0] != "status" {
+		return fmt.Errorf("usage: tandemctl sync status")
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	raw, err := c.State(ctx, "/statesync")
+	if err != nil {
+		return err
+	}
+	var s syncState
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return fmt.Errorf("state /statesync: %w", err)
+	}
+	ss := s.Statesync
+	bulk := "bulk sync complete"
+	if !ss.State.BulkSyncComplete {
+		bulk = "BULK SYNC NOT COMPLETE: this unit does not take the role back from a live active (SYNC-7)"
+	}
+	if len(ss.Channels.Channel) == 0 {
+		fmt.Fprintf(out, "stateful sync: off or not running (role %s)\n", st.Role)
+		return nil
+	}
+	fmt.Fprintf(out, "stateful sync: role %s, %s\n\n", st.Role, bulk)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "CHANNEL\tENTRIES\tSENT SEQ\tACKED SEQ\tLAG\tLOSSES\tRESYNCS\tOVERRUNS\tBYTES SENT\t")
+	for _, ch := range ss.Channels.Channel {
+		v := ch.State
+		lag, _ := strconv.ParseInt(v.Lag.String(), 10, 64)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", ch.Name, v.Entries, v.SentSequence, v.AckedSequence,
+			(time.Duration(lag) * time.Microsecond).String(), v.Losses, v.Resyncs, v.Overruns, v.BytesSent)
+	}
+	return tw.Flush()
+}
