@@ -50,7 +50,8 @@ func labDemo(ctx context.Context, args []string, name, dir string, out io.Writer
 	if err != nil {
 		return fmt.Errorf("the pair did not elect an active unit: %w", err)
 	}
-	fmt.Fprintf(out, "%s is active, %s is standby (heartbeats every 100 ms on both HA paths, dead after 3 missed)\n", active, standby)
+	fmt.Fprintf(out, "%s is active, %s is standby (heartbeats every 100 ms on both HA paths, dead after 3 missed;\n", active, standby)
+	fmt.Fprintln(out, "stateful sync streams the active's connection table to the standby, which installs it continuously)")
 
 	step("A continuous TCP transfer from the client to the server, through %s", active)
 	var ln net.Listener
@@ -122,15 +123,15 @@ func labDemo(ctx context.Context, args []string, name, dir string, out io.Writer
 	switch {
 	case corrupt:
 		fmt.Fprintln(out, "the running transfer:                            CORRUPTED (bytes out of order)")
+		return errors.New("the transfer was corrupted")
 	case survived:
 		fmt.Fprintf(out, "the running transfer:                            SURVIVED, %.1f MB in order, longest silence %s\n",
 			float64(received)/1e6, longest.Round(time.Millisecond))
 	default:
 		fmt.Fprintf(out, "the running transfer:                            DID NOT SURVIVE (%.1f MB before the kill, nothing after the takeover)\n",
 			float64(received)/1e6)
-		fmt.Fprintln(out, "  Expected for now: stateful sync is not built yet (SYNC-1). The new active's connection")
-		fmt.Fprintln(out, "  table does not know the session, and its policy (ct state established, tcp_loose=0)")
-		fmt.Fprintln(out, "  drops it mid-flow; new connections work at once, as shown above.")
+		fmt.Fprintln(out, "  The new active's connection table did not hold the session; see 'tandemctl sync status' and the event log.")
+		return errors.New("the transfer did not survive the takeover")
 	}
 	return nil
 }
