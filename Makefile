@@ -8,7 +8,7 @@ PLUGINS   := $(BIN)/plugins
 GOFLAGS   ?=
 TESTFLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all deps gen gen-check build test lint yanglint bench bench-takeover bench-soak demo demo-unit clean
+.PHONY: all deps gen gen-check build test lint yanglint bench bench-takeover bench-soak bench-sync demo demo-unit clean
 
 all: build
 
@@ -57,6 +57,11 @@ bench-takeover: build
 # No false failover: one pair idle for 10 minutes with 20 ms x 3 heartbeats and every CPU busy.
 bench-soak: build
 	$(GO) run ./bench/takeover -soak 10m -timers 20x3 -bin $(BIN)
+
+# What stateful sync costs (SYNC-4): connections opened through the lab pair at a fixed
+# rate; catch-up time, bytes on the HA link and plugin CPU, unthrottled and throttled (root).
+bench-sync: build
+	$(GO) run ./bench/statesync -bin $(BIN) -conns 6000 -rate 2000 -throttle 0,2000
 
 # The pair demo: a TCP transfer through the pair, kill -9 of the active.
 demo: deps build

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -89,14 +91,43 @@ func encode(d *tandem.Device) ([]byte, error) {
 	return []byte(s), nil
 }
 
-// Redact removes every write-only leaf (secrets) from d in place.
+// Redact removes every write-only leaf (secrets) from d in place, in
+// every entry of every list on the way to it.
 func Redact(d *tandem.Device) {
 	for _, p := range WriteOnlyPaths() {
-		gp, err := ygot.StringToStructuredPath(p)
-		if err != nil {
+		clearPath(reflect.ValueOf(d), strings.Split(strings.TrimPrefix(p, "/"), "/"))
+	}
+}
+
+// clearPath zeroes the field at the schema path elems below v (a pointer
+// to a generated struct), descending into every entry of the lists it
+// crosses.
+func clearPath(v reflect.Value, elems []string) {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct || len(elems) == 0 {
+		return
+	}
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		if !slices.Contains(strings.Split(t.Field(i).Tag.Get("path"), "|"), elems[0]) {
 			continue
 		}
-		_ = ytypes.DeleteNode(Root(), d, gp)
+		f := v.Field(i)
+		switch {
+		case len(elems) == 1:
+			f.Set(reflect.Zero(f.Type()))
+		case f.Kind() == reflect.Map:
+			for _, k := range f.MapKeys() {
+				clearPath(f.MapIndex(k), elems[1:])
+			}
+		default:
+			clearPath(f, elems[1:])
+		}
 	}
 }
 

@@ -1,8 +1,11 @@
 package model
 
 import (
+	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/tandem-ha/tandem/gen/tandem"
 )
 
 func TestSetLeafAndEntry(t *testing.T) {
@@ -120,5 +123,42 @@ func TestValidateNamesEveryBadLeaf(t *testing.T) {
 		if !ok || !strings.Contains(pe.Msg, want[pe.Path]) || want[pe.Path] == "" {
 			t.Errorf("unexpected error %v", err)
 		}
+	}
+}
+
+// Reads never return a secret, at the top level or inside list entries
+// (the users' password and token hashes), and redaction leaves the rest.
+func TestEncodeRedactedRemovesEverySecret(t *testing.T) {
+	d := Default()
+	const hash = "$2b$10$abcdefghijklmnopqrstuuVbJk7R1tSVuM0SGWJ2YBbd8gJ2cRP7K"
+	for _, c := range []struct{ path, val string }{
+		{"/ha/config/pre-shared-key", `"s3cretkey!"`},
+		{"/system/users/user[name=ann]/config", `{"name":"ann","password-hash":"` + hash + `","role":"admin","token-hash":["` + strings.Repeat("ab", 32) + `"]}`},
+		{"/system/users/user[name=bob]/config", `{"name":"bob","password-hash":"` + hash + `"}`},
+	} {
+		if err := Set(d, c.path, []byte(c.val)); err != nil {
+			t.Fatalf("Set(%s): %v", c.path, err)
+		}
+	}
+	full, err := Encode(d)
+	if err != nil || !strings.Contains(string(full), hash) {
+		t.Fatalf("Encode lost the hash: %v", err)
+	}
+	for name, enc := range map[string]func(*tandem.Device) ([]byte, error){"EncodeRedacted": EncodeRedacted, "EncodeAll": EncodeAll} {
+		b, err := enc(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"s3cretkey!", hash, strings.Repeat("ab", 32), "password-hash", "token-hash"} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("%s returns %q:\n%s", name, secret, b)
+			}
+		}
+		if !strings.Contains(string(b), `"role": "admin"`) || !strings.Contains(string(b), `"name": "bob"`) {
+			t.Errorf("%s dropped more than the secrets:\n%s", name, b)
+		}
+	}
+	if again, _ := Encode(d); !bytes.Equal(again, full) {
+		t.Error("redaction changed the configuration it read")
 	}
 }

@@ -69,11 +69,11 @@ func roundTrip(c net.Conn, line string, timeout time.Duration) error {
 // Traffic crosses the pair through the active's stateful policy. After a
 // kill -9 of the active, new connections cross the new active at once:
 // its gratuitous ARP moved the client's and the server's neighbour
-// entries. Without stateful sync (off here) the established session does
+// entries. Without stateful sync (turned off here) the established session does
 // not survive: the new active's connection table does not know it and
 // nf_conntrack_tcp_loose=0 refuses to pick it up mid-flow.
 func TestTrafficCrossesThePairAndFailsOver(t *testing.T) {
-	l := startPair(t)
+	l := startSyncPair(t, false)
 	l.fw1.eventually("fw1 holds the virtual addresses", 5*time.Second, func() bool {
 		return l.fw1.hasAddr("x0", "192.0.2.1/24") && l.fw1.hasAddr("x1", "198.51.100.1/24")
 	})
