@@ -290,6 +290,13 @@ func oneRun(ctx context.Context, s stack, t timers, opts topo.Options, keepLogs 
 	if !hasAddr(l.Namespace(active), "x0", lanVIP) || hasAddr(l.Namespace(standby), "x0", lanVIP) {
 		return r, fmt.Errorf("before the kill %s does not hold %s alone", active, lanVIP)
 	}
+	tap, err := startTap(l.Namespace("server"), st.now)
+	if err != nil {
+		return r, err
+	}
+	defer tap.Close()
+	oldMAC, newMAC := wanMAC(l.Namespace(active)), wanMAC(l.Namespace(standby))
+	sleep(ctx, 50*time.Millisecond) // the tap has seen the old active forward
 	killed := st.now()
 	if err := l.Kill(active); err != nil {
 		return r, fmt.Errorf("kill %s: %w", active, err)
@@ -303,6 +310,9 @@ func oneRun(ctx context.Context, s stack, t timers, opts topo.Options, keepLogs 
 	echoes, sent := st.Close()
 	r = measure(echoes, sent, killed, down)
 	r.PortsDown, r.HeartbeatEvery = down-killed, every
+	if oldMAC != newMAC {
+		r.Wire, r.WireOK = tap.gap(oldMAC, newMAC)
+	}
 	if !r.Recovered {
 		return r, fmt.Errorf("no echo within %s after the kill of %s", limit, active)
 	}

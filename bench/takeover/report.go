@@ -73,6 +73,16 @@ func (res *result) firstEchoes() []time.Duration {
 	return ds
 }
 
+func (res *result) wireGaps() []time.Duration {
+	var out []time.Duration
+	for _, r := range res.Runs {
+		if r.WireOK {
+			out = append(out, r.Wire)
+		}
+	}
+	return out
+}
+
 func (res *result) heartbeats() []time.Duration {
 	var ds []time.Duration
 	for _, o := range res.Runs {
@@ -89,11 +99,11 @@ func fmtMS(d time.Duration) string { return fmt.Sprintf("%.0f ms", ms(d)) }
 func (r *report) write(w io.Writer) {
 	fmt.Fprintf(w, "Takeover after kill -9 of the active: %d runs per row, %s, %d CPUs, %s, took %s\n\n",
 		r.Runs, r.Host, r.CPUs, r.Started.Format("2006-01-02 15:04"), r.Took.Round(time.Second))
-	fmt.Fprintln(w, "| timers | stack | runs ok | silence p50 | silence p99 | silence max | kill to first echo p50 | kill to first echo p99 | heartbeats seen every (p50) | tandem / keepalived silence p50, p99 |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| timers | stack | runs ok | silence p50 | silence p99 | silence max | kill to first echo p50 | kill to first echo p99 | on the wire, old to new unit p50 / p99 | heartbeats seen every (p50) | tandem / keepalived silence p50, p99 |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, res := range r.Results {
 		if res.Skipped != "" && len(res.Runs) == 0 {
-			fmt.Fprintf(w, "| %s | %s | refused | | | | | | | |\n", res.Timers, res.Stack)
+			fmt.Fprintf(w, "| %s | %s | refused | | | | | | | | |\n", res.Timers, res.Stack)
 			continue
 		}
 		s, f := res.silences(), res.firstEchoes()
@@ -106,13 +116,17 @@ func (r *report) write(w io.Writer) {
 			}
 		}
 		if len(res.Runs) == 0 {
-			fmt.Fprintf(w, "| %s | %s | 0/%d | | | | | | | |\n", res.Timers, res.Stack, len(res.Errors))
+			fmt.Fprintf(w, "| %s | %s | 0/%d | | | | | | | | |\n", res.Timers, res.Stack, len(res.Errors))
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %d/%d | %s | %s | %s | %s | %s | %s | %s |\n", res.Timers, res.Stack,
+		wire := "n/a (shared MAC)"
+		if g := res.wireGaps(); len(g) > 0 {
+			wire = fmtMS(percentile(g, 50)) + " / " + fmtMS(percentile(g, 99))
+		}
+		fmt.Fprintf(w, "| %s | %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s |\n", res.Timers, res.Stack,
 			len(res.Runs), len(res.Runs)+len(res.Errors),
 			fmtMS(percentile(s, 50)), fmtMS(percentile(s, 99)), fmtMS(percentile(s, 100)),
-			fmtMS(percentile(f, 50)), fmtMS(percentile(f, 99)), fmtMS(percentile(res.heartbeats(), 50)), ratio)
+			fmtMS(percentile(f, 50)), fmtMS(percentile(f, 99)), wire, fmtMS(percentile(res.heartbeats(), 50)), ratio)
 	}
 	fmt.Fprintln(w)
 	for _, res := range r.Results {

@@ -210,6 +210,11 @@ type outcome struct {
 	Lost uint64
 	// Recovered is false when no echo came back after the kill.
 	Recovered bool
+	// Wire is the time on the server's link from the last request the
+	// old active forwarded to the first the new active forwarded; WireOK
+	// is false when it could not be told (the units share a MAC).
+	Wire   time.Duration
+	WireOK bool
 }
 
 // measure computes the outcome of a kill at time killed (stream clock),
