@@ -1,8 +1,8 @@
 // Command statesync measures what stateful sync costs (SYNC-4) in the
 // lab: a client opens connections through the pair at a fixed rate and
 // keeps them; the benchmark reports how long the standby took to hold
-// them all, the sync plugin's CPU time on both units, and the bytes the
-// stream put on the HA link, with and without a throttle.
+// them all, the sync plugin's CPU time on both units, and the record bytes
+// the stream carried (its payload, before framing), with and without a throttle.
 //
 //	go run ./bench/statesync -bin bin -conns 6000 -rate 2000 -throttle 0,2000
 package main
@@ -248,7 +248,7 @@ func ctCount(ns string) int {
 
 func report(w io.Writer, rs []result, rate int) {
 	fmt.Fprintf(w, "stateful sync cost: connections opened at %d/s through the lab pair and kept\n\n", rate)
-	fmt.Fprintln(w, "| throttle | connections | opened in | standby caught up after the last | bytes on the HA link per connection | sync plugin CPU, active | sync plugin CPU, standby |")
+	fmt.Fprintln(w, "| throttle | connections | opened in | standby caught up after the last | sync record bytes per connection | sync plugin CPU, active | sync plugin CPU, standby |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- |")
 	for _, r := range rs {
 		th := "none"
