@@ -44,6 +44,7 @@ test: deps gen-check lint
 	$(GO) test $(TESTFLAGS) ./...
 
 bench: deps
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/ | tee bench/last.txt
 
 # Takeover time after kill -9 of the active, tandem against keepalived (VRRPv3) at equal
