@@ -55,6 +55,23 @@ func Encode(d *tandem.Device) ([]byte, error) {
 	return encode(c)
 }
 
+// Canonical returns the canonical form of d's configuration (a normalized
+// copy without state nodes and empty branches, the same value decoding
+// its encoding gives) and its encoding, as Encode renders it.
+func Canonical(d *tandem.Device) (*tandem.Device, []byte, error) {
+	c, err := Clone(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	Normalize(c)
+	pruneConfigFalse(c)
+	enc, err := encode(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, enc, nil
+}
+
 // EncodeRedacted renders d like Encode but without write-only leaves: the
 // encoding every read API returns.
 func EncodeRedacted(d *tandem.Device) ([]byte, error) {

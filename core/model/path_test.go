@@ -2,6 +2,7 @@ package model
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -162,3 +163,39 @@ func TestEncodeRedactedRemovesEverySecret(t *testing.T) {
 		t.Error("redaction changed the configuration it read")
 	}
 }
+
+// Canonical's device is exactly what decoding its encoding gives, so the
+// datastore can keep it without a decode.
+func TestCanonicalEqualsDecodedEncoding(t *testing.T) {
+	d := Default()
+	for _, c := range []struct{ path, val string }{
+		{"/ha/config/mode", `"active-standby"`},
+		{"/ha/config/pre-shared-key", `"s3cretkey!"`},
+		{"/ha/devices/device[serial-number=UNIT-A]/config/designation", `"primary"`},
+		{"/interfaces/interface[name=X1]/config/ipv4-address", `["192.0.2.1/24","192.0.2.9/24"]`},
+		{"/interfaces/interface[name=X3]/config/enabled", `false`},
+		{"/statesync/config/category", `["connections","ipsec"]`},
+		{"/system/users/user[name=ann]/config/role", `"operator"`},
+	} {
+		if err := Set(d, c.path, []byte(c.val)); err != nil {
+			t.Fatalf("Set(%s): %v", c.path, err)
+		}
+	}
+	d.GetOrCreateSystem().GetOrCreateState().SoftwareVersion = ygotString("state is dropped")
+	dev, enc, err := Canonical(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := Decode(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(dev, dec) {
+		t.Fatalf("Canonical differs from Decode(Encode):\n%+v\n%+v", dev, dec)
+	}
+	if again, _ := Encode(dev); !bytes.Equal(again, enc) {
+		t.Fatal("Canonical's encoding is not Encode's")
+	}
+}
+
+func ygotString(s string) *string { return &s }

@@ -91,23 +91,10 @@ type config struct {
 // so that the in-memory device is exactly what a reload from disk gives.
 // Encoding the result again reproduces the same bytes.
 func canonical(d *tandem.Device) (config, error) {
-	n, err := model.Clone(d)
+	dev, enc, err := model.Canonical(d)
 	if err != nil {
 		return config{}, err
 	}
-	model.Normalize(n)
-	enc, err := model.Encode(n)
-	if err != nil {
-		return config{}, err
-	}
-	// enc is model.Encode output: config only and known to the schema,
-	// so model.Decode's checks for state and unknown nodes (which cost
-	// as much as the encoding) are skipped here.
-	dev := &tandem.Device{}
-	if err := tandem.Unmarshal(enc, dev); err != nil {
-		return config{}, fmt.Errorf("decode configuration: %w", err)
-	}
-	model.Normalize(dev)
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, enc); err != nil {
 		return config{}, fmt.Errorf("compact configuration: %w", err)
