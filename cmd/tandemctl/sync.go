@@ -28,6 +28,8 @@ type syncState struct {
 					Resyncs       json.Number `json:"resyncs"`
 					Overruns      json.Number `json:"overruns"`
 					BytesSent     json.Number `json:"bytes-sent"`
+					RecordRate    json.Number `json:"record-rate"`
+					ByteRate      json.Number `json:"byte-rate"`
 				} `json:"state"`
 			} `json:"channel"`
 		} `json:"channels"`
@@ -63,12 +65,20 @@ func syncCmd(ctx context.Context, c api, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "stateful sync: role %s, %s\n\n", st.Role, bulk)
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "CHANNEL\tENTRIES\tSENT SEQ\tACKED SEQ\tLAG\tLOSSES\tRESYNCS\tOVERRUNS\tBYTES SENT\t")
+	fmt.Fprintln(tw, "CHANNEL\tENTRIES\tSENT SEQ\tACKED SEQ\tLAG\tRECORDS/S\tBYTES/S\tLOSSES\tRESYNCS\tOVERRUNS\tBYTES SENT\t")
 	for _, ch := range ss.Channels.Channel {
 		v := ch.State
 		lag, _ := strconv.ParseInt(v.Lag.String(), 10, 64)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", ch.Name, v.Entries, v.SentSequence, v.AckedSequence,
-			(time.Duration(lag) * time.Microsecond).String(), v.Losses, v.Resyncs, v.Overruns, v.BytesSent)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", ch.Name, v.Entries, v.SentSequence, v.AckedSequence,
+			(time.Duration(lag) * time.Microsecond).String(), orZero(v.RecordRate), orZero(v.ByteRate), v.Losses, v.Resyncs, v.Overruns, v.BytesSent)
 	}
 	return tw.Flush()
+}
+
+// orZero prints an absent number as 0.
+func orZero(n json.Number) string {
+	if n == "" {
+		return "0"
+	}
+	return n.String()
 }

@@ -471,6 +471,8 @@ func (d *Daemon) syncChanged(st *sdk.SyncStatus) {
 		d.update(base+"resyncs", c.GetResyncs())
 		d.update(base+"overruns", c.GetOverruns())
 		d.update(base+"bytes-sent", c.GetBytesSent())
+		d.update(base+"record-rate", c.GetRecordRate())
+		d.update(base+"byte-rate", c.GetByteRate())
 	}
 }
 

@@ -1354,8 +1354,14 @@ type ChannelStatus struct {
 	BytesSent       uint64                 `protobuf:"varint,9,opt,name=bytes_sent,json=bytesSent,proto3" json:"bytes_sent,omitempty"`
 	Applied         uint64                 `protobuf:"varint,10,opt,name=applied,proto3" json:"applied,omitempty"`
 	ApplyErrors     uint64                 `protobuf:"varint,11,opt,name=apply_errors,json=applyErrors,proto3" json:"apply_errors,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// record_rate and byte_rate are per second over the last report
+	// interval: records sent (active) or installed (standby), bytes sent.
+	RecordRate uint64 `protobuf:"varint,12,opt,name=record_rate,json=recordRate,proto3" json:"record_rate,omitempty"`
+	ByteRate   uint64 `protobuf:"varint,13,opt,name=byte_rate,json=byteRate,proto3" json:"byte_rate,omitempty"`
+	// sent_records counts the records put into datagrams.
+	SentRecords   uint64 `protobuf:"varint,14,opt,name=sent_records,json=sentRecords,proto3" json:"sent_records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ChannelStatus) Reset() {
@@ -1461,6 +1467,27 @@ func (x *ChannelStatus) GetApplied() uint64 {
 func (x *ChannelStatus) GetApplyErrors() uint64 {
 	if x != nil {
 		return x.ApplyErrors
+	}
+	return 0
+}
+
+func (x *ChannelStatus) GetRecordRate() uint64 {
+	if x != nil {
+		return x.RecordRate
+	}
+	return 0
+}
+
+func (x *ChannelStatus) GetByteRate() uint64 {
+	if x != nil {
+		return x.ByteRate
+	}
+	return 0
+}
+
+func (x *ChannelStatus) GetSentRecords() uint64 {
+	if x != nil {
+		return x.SentRecords
 	}
 	return 0
 }
@@ -1631,7 +1658,7 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x12bulk_sync_complete\x18\x01 \x01(\bR\x10bulkSyncComplete\x12;\n" +
 	"\bchannels\x18\x02 \x03(\v2\x1f.tandem.plugin.v1.ChannelStatusR\bchannels\x12\x1d\n" +
 	"\n" +
-	"peer_heard\x18\x03 \x01(\bR\tpeerHeard\"\xde\x02\n" +
+	"peer_heard\x18\x03 \x01(\bR\tpeerHeard\"\xbf\x03\n" +
 	"\rChannelStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aentries\x18\x02 \x01(\x04R\aentries\x12#\n" +
@@ -1645,7 +1672,11 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"bytes_sent\x18\t \x01(\x04R\tbytesSent\x12\x18\n" +
 	"\aapplied\x18\n" +
 	" \x01(\x04R\aapplied\x12!\n" +
-	"\fapply_errors\x18\v \x01(\x04R\vapplyErrors\"Y\n" +
+	"\fapply_errors\x18\v \x01(\x04R\vapplyErrors\x12\x1f\n" +
+	"\vrecord_rate\x18\f \x01(\x04R\n" +
+	"recordRate\x12\x1b\n" +
+	"\tbyte_rate\x18\r \x01(\x04R\bbyteRate\x12!\n" +
+	"\fsent_records\x18\x0e \x01(\x04R\vsentRecords\"Y\n" +
 	"\tLinkEvent\x12\x12\n" +
 	"\x04port\x18\x01 \x01(\tR\x04port\x12\x16\n" +
 	"\x06netdev\x18\x02 \x01(\tR\x06netdev\x12\x0e\n" +

@@ -94,3 +94,20 @@ func TestRoleMapping(t *testing.T) {
 		}
 	}
 }
+
+// SPEC OBS-1: the per-channel rates come from the counters' growth over
+// the report interval.
+func TestRates(t *testing.T) {
+	prev := map[string]*sdk.ChannelStatus{"connections": {Name: "connections", SentRecords: 100, Applied: 0, BytesSent: 4000}}
+	st := &sdk.SyncStatus{Channels: []*sdk.ChannelStatus{
+		{Name: "connections", SentRecords: 600, BytesSent: 24000},
+		{Name: "ipsec", SentRecords: 7},
+	}}
+	rates(st, prev, 2*time.Second)
+	if c := st.Channels[0]; c.GetRecordRate() != 250 || c.GetByteRate() != 10000 {
+		t.Errorf("connections: %d records/s, %d bytes/s; want 250 and 10000", c.GetRecordRate(), c.GetByteRate())
+	}
+	if c := st.Channels[1]; c.GetRecordRate() != 0 {
+		t.Errorf("a channel without a previous report got a rate: %d", c.GetRecordRate())
+	}
+}

@@ -22,6 +22,7 @@ func (p *plugin) Watch(ctx context.Context, emit func(*sdk.Observation)) error {
 	defer tick.Stop()
 	var last time.Time
 	lastBulk, sentOnce := false, false
+	prev := map[string]*sdk.ChannelStatus{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -33,9 +34,33 @@ func (p *plugin) Watch(ctx context.Context, emit func(*sdk.Observation)) error {
 			if sentOnce && st.GetBulkSyncComplete() == lastBulk && now.Sub(last) < statusInterval {
 				continue
 			}
+			if sentOnce {
+				rates(st, prev, now.Sub(last))
+			}
 			emit(sdk.NewSyncObservation(now, st))
 			last, lastBulk, sentOnce = now, st.GetBulkSyncComplete(), true
+			for _, c := range st.GetChannels() {
+				prev[c.GetName()] = c
+			}
 		}
+	}
+}
+
+// rates fills each channel's per-second rates from its counters in prev,
+// taken elapsed earlier: records sent plus installed, bytes sent.
+func rates(st *sdk.SyncStatus, prev map[string]*sdk.ChannelStatus, elapsed time.Duration) {
+	secs := elapsed.Seconds()
+	if secs <= 0 {
+		return
+	}
+	for _, c := range st.GetChannels() {
+		p, ok := prev[c.GetName()]
+		if !ok {
+			continue
+		}
+		records := (c.GetSentRecords() + c.GetApplied()) - (p.GetSentRecords() + p.GetApplied())
+		c.RecordRate = uint64(float64(records) / secs)
+		c.ByteRate = uint64(float64(c.GetBytesSent()-p.GetBytesSent()) / secs)
 	}
 }
 
@@ -63,6 +88,7 @@ func (p *plugin) status() *sdk.SyncStatus {
 			Name: name, Entries: entries, SentSequence: c.SentSeq, AckedSequence: c.AckedSeq,
 			LagMicroseconds: uint64(c.Lag.Microseconds()), Losses: c.Losses, Resyncs: c.Resyncs,
 			Overruns: c.Overruns, BytesSent: c.BytesSent, Applied: c.Applied, ApplyErrors: c.ApplyErrors,
+			SentRecords: c.Sent,
 		})
 	}
 	return out
