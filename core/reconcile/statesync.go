@@ -41,6 +41,8 @@ func StatesyncSpec(d *tandem.Device, self Identity) *sdk.StatesyncSpec {
 	spec.RateBytesPerSecond = uint64(ss.GetThrottle()) * 1000 / 8
 	spec.MinAgeSeconds = ss.GetMinDuration()
 	spec.NoSyncMark = ss.GetNoSyncMark()
+	spec.DhcpLeaseIntervalSeconds = ss.GetDhcpLeaseInterval()
+	spec.CertificateIntervalSeconds = ss.GetCertificateInterval()
 	for _, c := range ss.GetCategory() {
 		spec.Channels = append(spec.Channels, c.String())
 	}

@@ -37,6 +37,9 @@ func TestStatesyncSpec(t *testing.T) {
 	if b.GetLocal() != a.GetPeer() || b.GetPeer() != a.GetLocal() {
 		t.Fatalf("secondary endpoints %v -> %v mirror the primary's", b.GetLocal(), b.GetPeer())
 	}
+	if a.GetDhcpLeaseIntervalSeconds() != 300 || a.GetCertificateIntervalSeconds() != 3600 {
+		t.Errorf("periodic channel intervals %d, %d; want the defaults 300, 3600 (SYNC-11)", a.GetDhcpLeaseIntervalSeconds(), a.GetCertificateIntervalSeconds())
+	}
 	if string(a.GetKey()) != "a-long-pair-key" || a.GetRateBytesPerSecond() != 1_000_000 || a.GetMinAgeSeconds() != 5 || a.GetNoSyncMark() != 256 {
 		t.Fatalf("key/throttle/min-age/mark: %v", a)
 	}

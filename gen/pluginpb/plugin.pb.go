@@ -405,8 +405,13 @@ type StatesyncSpec struct {
 	// own (a DHCP client, a DNS proxy, a PPPoE client) publish their state
 	// to be synced, and read the peer's after a takeover.
 	PublishSocket string `protobuf:"bytes,12,opt,name=publish_socket,json=publishSocket,proto3" json:"publish_socket,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// dhcp_lease_interval_seconds and certificate_interval_seconds are the
+	// periods of the periodic channels (SYNC-11); 0 takes the defaults,
+	// 300 and 3600.
+	DhcpLeaseIntervalSeconds   uint32 `protobuf:"varint,13,opt,name=dhcp_lease_interval_seconds,json=dhcpLeaseIntervalSeconds,proto3" json:"dhcp_lease_interval_seconds,omitempty"`
+	CertificateIntervalSeconds uint32 `protobuf:"varint,14,opt,name=certificate_interval_seconds,json=certificateIntervalSeconds,proto3" json:"certificate_interval_seconds,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
 }
 
 func (x *StatesyncSpec) Reset() {
@@ -514,6 +519,20 @@ func (x *StatesyncSpec) GetPublishSocket() string {
 		return x.PublishSocket
 	}
 	return ""
+}
+
+func (x *StatesyncSpec) GetDhcpLeaseIntervalSeconds() uint32 {
+	if x != nil {
+		return x.DhcpLeaseIntervalSeconds
+	}
+	return 0
+}
+
+func (x *StatesyncSpec) GetCertificateIntervalSeconds() uint32 {
+	if x != nil {
+		return x.CertificateIntervalSeconds
+	}
+	return 0
 }
 
 // PlatformSpec is the desired state of a platform driver.
@@ -1585,7 +1604,7 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"configJson\x12:\n" +
 	"\bplatform\x18\n" +
 	" \x01(\v2\x1e.tandem.plugin.v1.PlatformSpecR\bplatform\x12=\n" +
-	"\tstatesync\x18\v \x01(\v2\x1f.tandem.plugin.v1.StatesyncSpecR\tstatesync\"\xee\x02\n" +
+	"\tstatesync\x18\v \x01(\v2\x1f.tandem.plugin.v1.StatesyncSpecR\tstatesync\"\xef\x03\n" +
 	"\rStatesyncSpec\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x14\n" +
 	"\x05local\x18\x02 \x01(\tR\x05local\x12\x12\n" +
@@ -1599,7 +1618,9 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"\bchannels\x18\n" +
 	" \x03(\tR\bchannels\x12'\n" +
 	"\x0flocal_addresses\x18\v \x03(\tR\x0elocalAddresses\x12%\n" +
-	"\x0epublish_socket\x18\f \x01(\tR\rpublishSocketJ\x04\b\x05\x10\x06\"\xda\x01\n" +
+	"\x0epublish_socket\x18\f \x01(\tR\rpublishSocket\x12=\n" +
+	"\x1bdhcp_lease_interval_seconds\x18\r \x01(\rR\x18dhcpLeaseIntervalSeconds\x12@\n" +
+	"\x1ccertificate_interval_seconds\x18\x0e \x01(\rR\x1acertificateIntervalSecondsJ\x04\b\x05\x10\x06\"\xda\x01\n" +
 	"\fPlatformSpec\x12,\n" +
 	"\x05ports\x18\x01 \x03(\v2\x16.tandem.plugin.v1.PortR\x05ports\x12:\n" +
 	"\bfirewall\x18\x02 \x01(\v2\x1e.tandem.plugin.v1.FirewallSpecR\bfirewall\x122\n" +

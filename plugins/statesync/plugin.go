@@ -13,6 +13,7 @@ import (
 
 	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/plugins/statesync/conntrack"
+	"github.com/tandem-ha/tandem/plugins/statesync/publish"
 	"github.com/tandem-ha/tandem/plugins/statesync/stream"
 )
 
@@ -28,6 +29,17 @@ type plugin struct {
 	mu   sync.Mutex
 	run  *running
 	role stream.Role
+	// pub is the publish socket's server. It outlives endpoint rebuilds,
+	// so that what services published survives a change of the stream's
+	// settings; it closes when stateful sync is turned off.
+	pub *publishing
+}
+
+// publishing is a publish server and what it was started with.
+type publishing struct {
+	path     string
+	channels []publish.ChannelConfig
+	srv      *publish.Server
 }
 
 // running is a started endpoint and what it was started with.
@@ -63,6 +75,11 @@ func (p *plugin) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, e
 	if !spec.GetEnabled() || spec.GetPeer() == "" {
 		if p.run != nil {
 			p.stopLocked()
+			changes++
+		}
+		if p.pub != nil {
+			_ = p.pub.srv.Close()
+			p.pub = nil
 			changes++
 		}
 		p.role = role
@@ -112,7 +129,9 @@ func sameStream(a, b *sdk.StatesyncSpec) bool {
 	return a.GetLocal() == b.GetLocal() && a.GetPeer() == b.GetPeer() && a.GetEncrypt() == b.GetEncrypt() &&
 		a.GetRateBytesPerSecond() == b.GetRateBytesPerSecond() && a.GetMinAgeSeconds() == b.GetMinAgeSeconds() &&
 		a.GetNoSyncMark() == b.GetNoSyncMark() && slices.Equal(a.GetChannels(), b.GetChannels()) &&
-		slices.Equal(a.GetLocalAddresses(), b.GetLocalAddresses())
+		slices.Equal(a.GetLocalAddresses(), b.GetLocalAddresses()) && a.GetPublishSocket() == b.GetPublishSocket() &&
+		a.GetDhcpLeaseIntervalSeconds() == b.GetDhcpLeaseIntervalSeconds() &&
+		a.GetCertificateIntervalSeconds() == b.GetCertificateIntervalSeconds()
 }
 
 func (p *plugin) startLocked(spec *sdk.StatesyncSpec) error {
@@ -185,8 +204,58 @@ func (p *plugin) channels(ctx context.Context, r *running, spec *sdk.StatesyncSp
 		r.closer = append(r.closer, sink.Close)
 		out = append(out, stream.Channel{Source: src, Sink: sink})
 	}
+	pub, err := p.publishServer(spec)
+	if err != nil {
+		return nil, err
+	}
+	if pub != nil {
+		for _, st := range pub.Stores() {
+			out = append(out, stream.Channel{Source: st, Sink: st})
+		}
+	}
 	return out, nil
 }
+
+// publishServer returns the publish server for spec, keeping the running
+// one (and what services published to it) when its socket and channels
+// are unchanged; nil when no published channel is asked for.
+func (p *plugin) publishServer(spec *sdk.StatesyncSpec) (*publish.Server, error) {
+	var channels []publish.ChannelConfig
+	for _, name := range publishedChannels {
+		if !slices.Contains(spec.GetChannels(), name) {
+			continue
+		}
+		c := publish.DefaultChannel(name)
+		switch {
+		case name == publish.ChannelDHCPServerLeases && spec.GetDhcpLeaseIntervalSeconds() > 0:
+			c.Interval = time.Duration(spec.GetDhcpLeaseIntervalSeconds()) * time.Second
+		case name == publish.ChannelCertificates && spec.GetCertificateIntervalSeconds() > 0:
+			c.Interval = time.Duration(spec.GetCertificateIntervalSeconds()) * time.Second
+		}
+		channels = append(channels, c)
+	}
+	path := spec.GetPublishSocket()
+	if p.pub != nil && (p.pub.path != path || !slices.Equal(p.pub.channels, channels)) {
+		_ = p.pub.srv.Close()
+		p.pub = nil
+	}
+	if len(channels) == 0 || path == "" {
+		return nil, nil
+	}
+	if p.pub == nil {
+		srv, err := publish.Listen(publish.Config{Path: path, Channels: channels, Logger: p.log})
+		if err != nil {
+			return nil, fmt.Errorf("statesync: %w", err)
+		}
+		p.pub = &publishing{path: path, channels: channels, srv: srv}
+	}
+	return p.pub.srv, nil
+}
+
+// publishedChannels are the categories whose state services publish on
+// the publish socket (SYNC-8..11).
+var publishedChannels = []string{publish.ChannelDHCPClient, publish.ChannelDNSCache, publish.ChannelPPPoE,
+	publish.ChannelDHCPServerLeases, publish.ChannelCertificates}
 
 func (r *running) close() {
 	for _, c := range r.closer {

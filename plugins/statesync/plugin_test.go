@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/tandem-ha/tandem/plugins/sdk"
+	"github.com/tandem-ha/tandem/plugins/statesync/publish/client"
 )
 
 func intent(role string, spec *sdk.StatesyncSpec) *sdk.Intent {
@@ -109,5 +111,46 @@ func TestRates(t *testing.T) {
 	}
 	if c := st.Channels[1]; c.GetRecordRate() != 0 {
 		t.Errorf("a channel without a previous report got a rate: %d", c.GetRecordRate())
+	}
+}
+
+// SPEC SYNC-9: what a service published survives a rebuild of the stream
+// (a throttle change) and goes away only when stateful sync is off.
+func TestPublishedStateSurvivesStreamRebuild(t *testing.T) {
+	ctx := context.Background()
+	p := newPlugin()
+	sp := spec("127.0.0.1:47821", "127.0.0.1:47822")
+	sp.Channels = []string{"dns-cache"}
+	sp.PublishSocket = filepath.Join(t.TempDir(), "statesync.sock")
+	if _, err := p.Apply(ctx, intent(sdk.RoleActive, sp)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = p.Apply(ctx, intent(sdk.RoleStandalone, &sdk.StatesyncSpec{})) })
+	c, err := client.Dial(ctx, sp.PublishSocket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Upsert(ctx, "dns-cache", client.Entry{Key: "example.com/A/IN", Type: "tandem.test.v1", Value: []byte{1}}); err != nil {
+		t.Fatal(err)
+	}
+	throttled := spec("127.0.0.1:47821", "127.0.0.1:47822")
+	throttled.Channels, throttled.PublishSocket, throttled.RateBytesPerSecond = sp.Channels, sp.PublishSocket, 125000
+	before := p.run
+	if _, err := p.Apply(ctx, intent(sdk.RoleActive, throttled)); err != nil {
+		t.Fatal(err)
+	}
+	if p.run == before {
+		t.Fatal("a throttle change did not rebuild the stream")
+	}
+	_, entries, err := c.Get(ctx, "dns-cache")
+	if err != nil || len(entries) != 1 || entries[0].Key != "example.com/A/IN" {
+		t.Fatalf("after the rebuild: %v, %v", entries, err)
+	}
+	if _, err := p.Apply(ctx, intent(sdk.RoleActive, &sdk.StatesyncSpec{})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Dial(ctx, sp.PublishSocket); err == nil {
+		t.Fatal("the publish socket still answers with stateful sync off")
 	}
 }
