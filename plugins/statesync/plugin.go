@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -13,8 +14,11 @@ import (
 
 	"github.com/tandem-ha/tandem/plugins/sdk"
 	"github.com/tandem-ha/tandem/plugins/statesync/conntrack"
+	"github.com/tandem-ha/tandem/plugins/statesync/expect"
+	"github.com/tandem-ha/tandem/plugins/statesync/neigh"
 	"github.com/tandem-ha/tandem/plugins/statesync/publish"
 	"github.com/tandem-ha/tandem/plugins/statesync/stream"
+	"github.com/tandem-ha/tandem/plugins/statesync/xfrm"
 )
 
 // version is the plugin's version, reported by Describe.
@@ -174,7 +178,8 @@ func (p *plugin) startLocked(spec *sdk.StatesyncSpec) error {
 	return nil
 }
 
-// channels builds the stream's channels that spec asks for.
+// channels builds the stream's channels that spec asks for, keyed by the
+// tandem-statesync category names.
 func (p *plugin) channels(ctx context.Context, r *running, spec *sdk.StatesyncSpec) ([]stream.Channel, error) {
 	static := map[netip.Addr]bool{}
 	for _, s := range spec.GetLocalAddresses() {
@@ -182,14 +187,28 @@ func (p *plugin) channels(ctx context.Context, r *running, spec *sdk.StatesyncSp
 			static[a] = true
 		}
 	}
-	var out []stream.Channel
-	if slices.Contains(spec.GetChannels(), "connections") {
+	want := func(c string) bool { return slices.Contains(spec.GetChannels(), c) }
+	// local is the unit's addresses (kept current) and the configured
+	// (virtual) ones, shared by the channels that need them.
+	var isLocal func(netip.Addr) bool
+	local := func() (func(netip.Addr) bool, error) {
+		if isLocal != nil {
+			return isLocal, nil
+		}
 		addrs, err := conntrack.NewLocalAddrs(ctx, 0, p.log)
 		if err != nil {
 			return nil, fmt.Errorf("statesync: watching the unit's addresses: %w", err)
 		}
 		r.local = addrs
-		isLocal := func(a netip.Addr) bool { return static[a.Unmap()] || addrs.Contains(a) }
+		isLocal = func(a netip.Addr) bool { return static[a.Unmap()] || addrs.Contains(a) }
+		return isLocal, nil
+	}
+	var out []stream.Channel
+	if want("connections") {
+		isLocal, err := local()
+		if err != nil {
+			return nil, err
+		}
 		src, err := conntrack.NewSource(conntrack.SourceConfig{
 			IsLocal: isLocal, ExcludeMark: spec.GetNoSyncMark(), ExcludeMask: spec.GetNoSyncMark(),
 			MinAge: time.Duration(spec.GetMinAgeSeconds()) * time.Second, Logger: p.log,
@@ -198,6 +217,65 @@ func (p *plugin) channels(ctx context.Context, r *running, spec *sdk.StatesyncSp
 			return nil, fmt.Errorf("statesync: %w", err)
 		}
 		sink, err := conntrack.NewSink(conntrack.SinkConfig{IsLocal: isLocal, Logger: p.log})
+		if err != nil {
+			return nil, fmt.Errorf("statesync: %w", err)
+		}
+		r.closer = append(r.closer, sink.Close)
+		out = append(out, stream.Channel{Source: src, Sink: sink})
+	}
+	if want("ipsec") {
+		src, err := xfrm.NewSource(xfrm.SourceConfig{Logger: p.log})
+		if err != nil {
+			return nil, fmt.Errorf("statesync: %w", err)
+		}
+		sink, err := xfrm.NewSink(xfrm.SinkConfig{Logger: p.log})
+		if err != nil {
+			return nil, fmt.Errorf("statesync: %w", err)
+		}
+		r.closer = append(r.closer, sink.Close)
+		out = append(out, stream.Channel{Source: src, Sink: sink})
+	}
+	if want("expectations") {
+		isLocal, err := local()
+		if err != nil {
+			return nil, err
+		}
+		src, err := expect.NewSource(expect.SourceConfig{IsLocal: isLocal, Logger: p.log})
+		if err != nil {
+			return nil, fmt.Errorf("statesync: %w", err)
+		}
+		sink, err := expect.NewSink(expect.SinkConfig{IsLocal: isLocal, Logger: p.log})
+		if err != nil {
+			return nil, fmt.Errorf("statesync: %w", err)
+		}
+		r.closer = append(r.closer, sink.Close)
+		out = append(out, stream.Channel{Source: src, Sink: sink})
+	}
+	if want("arp") {
+		isLocal, err := local()
+		if err != nil {
+			return nil, err
+		}
+		// The HA link (the interface holding the stream's local address)
+		// is not a data interface; loopback never is.
+		haLinks := map[string]bool{}
+		if ap, err := netip.ParseAddrPort(spec.GetLocal()); err == nil {
+			ifs, _ := net.Interfaces()
+			for _, ifc := range ifs {
+				addrs, _ := ifc.Addrs()
+				for _, a := range addrs {
+					if pfx, err := netip.ParsePrefix(a.String()); err == nil && pfx.Addr() == ap.Addr().Unmap() {
+						haLinks[ifc.Name] = true
+					}
+				}
+			}
+		}
+		data := func(name string) bool { return !haLinks[name] }
+		src, err := neigh.NewSource(neigh.SourceConfig{Interfaces: data, IsLocal: isLocal, Logger: p.log})
+		if err != nil {
+			return nil, fmt.Errorf("statesync: %w", err)
+		}
+		sink, err := neigh.NewSink(neigh.SinkConfig{Interfaces: data, IsLocal: isLocal, Logger: p.log})
 		if err != nil {
 			return nil, fmt.Errorf("statesync: %w", err)
 		}

@@ -1,0 +1,197 @@
+package neigh
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// rtnetlink constants (include/uapi/linux/neighbour.h, rtnetlink.h).
+const (
+	ndaDst      = 1
+	ndaLLAddr   = 2
+	ndaProtocol = 12
+
+	iflaIfname = 3
+
+	nudIncomplete = 0x01
+	nudReachable  = 0x02
+	nudStale      = 0x04
+	nudDelay      = 0x08
+	nudProbe      = 0x10
+	nudFailed     = 0x20
+	nudNoARP      = 0x40
+	nudPermanent  = 0x80
+	// nudValid are the states whose link-layer address is known and
+	// current: the entries worth syncing.
+	nudValid = nudReachable | nudStale | nudDelay | nudProbe
+
+	ntfProxy  = 0x08
+	ntfRouter = 0x80
+
+	ndmsgLen     = 12
+	ifinfomsgLen = 16
+)
+
+// Protocol is the neighbour protocol (NDA_PROTOCOL) the Sink tags its
+// entries with; `ip neigh show proto 0x74` lists them.
+const Protocol = 0x74
+
+// dial opens a NETLINK_ROUTE socket in network namespace netns (0: the
+// caller's) joined to groups.
+func dial(netns int, groups ...uint32) (*netlink.Conn, error) {
+	c, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{NetNS: netns})
+	if err != nil {
+		return nil, fmt.Errorf("rtnetlink socket: %w", err)
+	}
+	for _, g := range groups {
+		if err := c.JoinGroup(g); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("rtnetlink join group %d: %w", g, err)
+		}
+	}
+	return c, nil
+}
+
+// execute sends m and returns the answers; ctx bounds the wait.
+func execute(ctx context.Context, c *netlink.Conn, m netlink.Message) ([]netlink.Message, error) {
+	if d, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(d)
+	} else {
+		_ = c.SetDeadline(time.Time{})
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	msgs, err := c.Execute(m)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return msgs, err
+}
+
+// kentry is a kernel neighbour entry.
+type kentry struct {
+	ifindex  int32
+	state    uint16
+	flags    uint8
+	addr     netip.Addr
+	lladdr   []byte
+	protocol uint8
+}
+
+// parseNeigh decodes an RTM_NEWNEIGH/RTM_DELNEIGH payload. ok is false
+// for entries of another family or without a destination.
+func parseNeigh(b []byte) (e kentry, ok bool, err error) {
+	if len(b) < ndmsgLen {
+		return e, false, fmt.Errorf("neighbour message of %d bytes", len(b))
+	}
+	fam := b[0]
+	if fam != unix.AF_INET && fam != unix.AF_INET6 {
+		return e, false, nil
+	}
+	e.ifindex = int32(binary.NativeEndian.Uint32(b[4:]))
+	e.state = binary.NativeEndian.Uint16(b[8:])
+	e.flags = b[10]
+	ad, err := netlink.NewAttributeDecoder(b[ndmsgLen:])
+	if err != nil {
+		return e, false, fmt.Errorf("neighbour attributes: %w", err)
+	}
+	for ad.Next() {
+		switch ad.Type() {
+		case ndaDst:
+			a, okA := netip.AddrFromSlice(ad.Bytes())
+			if !okA || (fam == unix.AF_INET) != a.Is4() {
+				return e, false, fmt.Errorf("neighbour address of %d bytes in family %d", len(ad.Bytes()), fam)
+			}
+			e.addr = a
+		case ndaLLAddr:
+			e.lladdr = ad.Bytes()
+		case ndaProtocol:
+			e.protocol = ad.Uint8()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return e, false, fmt.Errorf("neighbour attributes: %w", err)
+	}
+	return e, e.addr.IsValid(), nil
+}
+
+// dumpNeigh reads the neighbour tables of both families.
+func dumpNeigh(ctx context.Context, c *netlink.Conn) ([]kentry, error) {
+	msgs, err := execute(ctx, c, netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_GETNEIGH, Flags: netlink.Request | netlink.Dump},
+		Data:   make([]byte, ndmsgLen),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("neighbour dump: %w", err)
+	}
+	out := make([]kentry, 0, len(msgs))
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWNEIGH {
+			continue
+		}
+		e, ok, err := parseNeigh(m.Data)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// dumpLinks returns the interface names by index.
+func dumpLinks(ctx context.Context, c *netlink.Conn) (map[int32]string, error) {
+	msgs, err := execute(ctx, c, netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump},
+		Data:   make([]byte, ifinfomsgLen),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("link dump: %w", err)
+	}
+	out := make(map[int32]string, len(msgs))
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWLINK || len(m.Data) < ifinfomsgLen {
+			continue
+		}
+		idx := int32(binary.NativeEndian.Uint32(m.Data[4:]))
+		ad, err := netlink.NewAttributeDecoder(m.Data[ifinfomsgLen:])
+		if err != nil {
+			return nil, fmt.Errorf("link attributes: %w", err)
+		}
+		for ad.Next() {
+			if ad.Type() == iflaIfname {
+				out[idx] = ad.String()
+			}
+		}
+	}
+	return out, nil
+}
+
+// neighMessage builds an RTM_NEWNEIGH or RTM_DELNEIGH payload.
+func neighMessage(ifindex int32, state uint16, flags uint8, addr netip.Addr, lladdr []byte, proto uint8) []byte {
+	b := make([]byte, ndmsgLen)
+	b[0] = unix.AF_INET
+	if addr.Is6() {
+		b[0] = unix.AF_INET6
+	}
+	binary.NativeEndian.PutUint32(b[4:], uint32(ifindex))
+	binary.NativeEndian.PutUint16(b[8:], state)
+	b[10] = flags
+	ae := netlink.NewAttributeEncoder()
+	ae.Bytes(ndaDst, addr.AsSlice())
+	if lladdr != nil {
+		ae.Bytes(ndaLLAddr, lladdr)
+	}
+	if proto != 0 {
+		ae.Uint8(ndaProtocol, proto)
+	}
+	attrs, _ := ae.Encode() // fixed-size attributes: cannot fail
+	return append(b, attrs...)
+}
