@@ -74,7 +74,9 @@ func (p *plugin) status() *sdk.SyncStatus {
 		return &sdk.SyncStatus{BulkSyncComplete: true}
 	}
 	st := r.ep.Stats()
-	out := &sdk.SyncStatus{BulkSyncComplete: role != stream.RoleStandby || st.BulkComplete, PeerHeard: st.PeerUp}
+	// Only an active unit has nothing to wait for; a unit that is not yet
+	// standby has not received a bulk sync.
+	out := &sdk.SyncStatus{BulkSyncComplete: role == stream.RoleActive || (role == stream.RoleStandby && st.BulkComplete), PeerHeard: st.PeerUp}
 	for _, c := range st.Channels {
 		name := c.Name
 		if cat, ok := categories[name]; ok {
