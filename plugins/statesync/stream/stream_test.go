@@ -2,14 +2,14 @@ package stream
 
 import (
 	"bytes"
-	"net"
-
 	"fmt"
-	"github.com/tandem-ha/tandem/plugins/statesync/channel"
-	"github.com/tandem-ha/tandem/plugins/statesync/stream/frame"
 	"math/rand/v2"
+	"net"
 	"testing"
 	"time"
+
+	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/stream/frame"
 )
 
 // churn makes n changes on the active's channel: creations, updates, deletions.
@@ -42,6 +42,12 @@ func TestIncrementsArriveInOrderAndComplete(t *testing.T) {
 	if len(b.ch.regressions()) > 0 {
 		t.Fatalf("records installed out of order: %v", b.ch.regressions()[:min(5, len(b.ch.regressions()))])
 	}
+	// The standby is equal once it installed everything; the active
+	// counts the last acknowledgement when it arrives, a moment later.
+	eventually(t, 5*time.Second, "every datagram acknowledged", func() bool {
+		c := a.ep.Stats().Channels[0]
+		return c.AckedSeq == c.SentSeq
+	})
 	sa, sb := a.ep.Stats(), b.ep.Stats()
 	if sa.Resyncs != 0 || sa.BulksSent != 1 || sb.BulksReceived != 1 || sb.LostRanges != 0 {
 		t.Fatalf("unexpected resync or loss on a clean link: active %+v standby %+v", sa, sb)
