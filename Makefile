@@ -62,7 +62,7 @@ bench-soak: build
 # What stateful sync costs (SYNC-4): connections opened through the lab pair at a fixed
 # rate; catch-up time, bytes on the HA link and plugin CPU, unthrottled and throttled (root).
 bench-sync: build
-	$(GO) run ./bench/statesync -bin $(BIN) -conns 6000 -rate 2000 -throttle 0,2000
+	$(GO) run ./bench/statesync -bin $(BIN) -conns 6000 -rate 2000 -throttle 0,200
 
 # The pair demo: a TCP transfer through the pair, kill -9 of the active.
 demo: deps build
