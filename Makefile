@@ -45,7 +45,7 @@ test: deps gen-check lint
 
 bench: deps
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/ | tee bench/last.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/ ./northbound/netconf/ | tee bench/last.txt
 
 # Takeover time after kill -9 of the active, tandem against keepalived (VRRPv3) at equal
 # timers (needs root; installs keepalived if missing; not part of `make test`).
