@@ -345,12 +345,14 @@ type heartbeatCount struct {
 	since time.Time
 }
 
-// countTable is the counter: UDP (tandem's heartbeats; its config sync is
-// TCP) and VRRP (IP protocol 112) arriving on x2. It accepts everything.
+// countTable is the counter: tandem's heartbeats (UDP 8734; config sync
+// is TCP, the state sync stream UDP 8735) and VRRP (IP protocol 112)
+// arriving on x2. It accepts everything.
 const countTable = `table inet tdmb_count {
 	chain input {
 		type filter hook input priority -10; policy accept;
-		iifname "x2" meta l4proto { udp, 112 } counter
+		iifname "x2" udp dport 8734 counter
+		iifname "x2" meta l4proto 112 counter
 	}
 }
 `
@@ -374,11 +376,15 @@ func (h *heartbeatCount) every(perBeat int) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("heartbeat counter in %s: %w", h.ns, err)
 	}
-	m := packetsRE.FindSubmatch(out)
-	if m == nil {
+	ms := packetsRE.FindAllSubmatch(out, -1)
+	if ms == nil {
 		return 0, fmt.Errorf("heartbeat counter in %s: no counter in %q", h.ns, out)
 	}
-	n, _ := strconv.Atoi(string(m[1]))
+	n := 0
+	for _, m := range ms {
+		c, _ := strconv.Atoi(string(m[1]))
+		n += c
+	}
 	if n == 0 {
 		return 0, fmt.Errorf("no heartbeat reached %s on x2 in %s", h.ns, el.Round(time.Millisecond))
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -54,10 +53,7 @@ func startTap(ns string, now func() time.Duration) (*wireTap, error) {
 		for {
 			n, _, err := c.ReadFrom(buf)
 			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				continue
+				return // closed (or broken: the gap is then unknown)
 			}
 			at := w.now()
 			if src, ok := probeRequest(buf[:n], echoPort); ok {
