@@ -86,8 +86,11 @@ type Engine struct {
 	done    chan struct{}
 	statusQ chan chan Status
 	bulk    chan bool
-	ready   chan error
+	ready   chan prepared
 	runCtx  context.Context
+	// preparing numbers the takeover preparations, so that the result of
+	// an abandoned one cannot confirm a later one.
+	preparing uint64
 	// bulkDone is the last bulk sync status the sync plugin reported.
 	bulkDone bool
 
@@ -133,7 +136,7 @@ func New(opts Options) (*Engine, error) {
 		configs: make(chan *tandem.Device, 1), links: make(chan map[string]bool, 1),
 		admin: make(chan fsm.Command, 4), recv: make(chan datagram, 64),
 		done: make(chan struct{}), statusQ: make(chan chan Status),
-		bulk: make(chan bool, 1), ready: make(chan error, 1),
+		bulk: make(chan bool, 1), ready: make(chan prepared, 1),
 		local: map[string]bool{}, probeOK: map[string]bool{},
 	}, nil
 }
@@ -246,12 +249,12 @@ func (e *Engine) Run(ctx context.Context) {
 			if e.machine != nil {
 				e.handle(e.machine.Step(fsm.BulkSync{At: time.Now(), Complete: done}))
 			}
-		case err := <-e.ready:
-			if e.machine == nil {
-				continue
+		case p := <-e.ready:
+			if e.machine == nil || p.id != e.preparing {
+				continue // the machine was replaced, or a newer preparation runs
 			}
-			if err != nil {
-				e.event("takeover-unprepared", "warning", "taking over without confirmation from the stateful sync: "+err.Error())
+			if p.err != nil {
+				e.event("takeover-unprepared", "warning", "taking over without confirmation from the stateful sync: "+p.err.Error())
 			}
 			e.handle(e.machine.Step(fsm.Ready{At: time.Now()}))
 		case reply := <-e.statusQ:
@@ -539,15 +542,23 @@ func (e *Engine) prepare(reason string) {
 		return
 	}
 	e.log.Info("preparing to take over", "reason", reason)
+	e.preparing++
+	id := e.preparing
 	go func() {
 		ctx, cancel := context.WithTimeout(e.runCtx, PrepareTimeout)
 		defer cancel()
 		err := e.opts.Prepare(ctx)
 		select {
-		case e.ready <- err:
+		case e.ready <- prepared{id: id, err: err}:
 		case <-e.runCtx.Done():
 		}
 	}()
+}
+
+// prepared is the result of one takeover preparation.
+type prepared struct {
+	id  uint64
+	err error
 }
 
 func (e *Engine) event(kind, severity, msg string) {
