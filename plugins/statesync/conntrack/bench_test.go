@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/netnstest"
 )
 
 // applyChunked applies recs in stream-sized batches.
@@ -24,8 +25,8 @@ func BenchmarkSinkApply(b *testing.B) {
 	needRoot(b)
 	for _, mode := range []string{"create", "update"} {
 		b.Run(mode, func(b *testing.B) {
-			ns := newNS(b, "bench")
-			sink, err := NewSink(SinkConfig{NetNS: ns.fd, IsLocal: func(netip.Addr) bool { return false }})
+			ns := netnstest.New(b, nsPrefix, "bench")
+			sink, err := NewSink(SinkConfig{NetNS: ns.FD, IsLocal: func(netip.Addr) bool { return false }})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -101,14 +102,14 @@ func BenchmarkSnapshot(b *testing.B) {
 	needRoot(b)
 	for _, n := range []int{10000, 100000} {
 		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
-			ns := newNS(b, "snap")
-			sink, err := NewSink(SinkConfig{NetNS: ns.fd, IsLocal: func(netip.Addr) bool { return false }})
+			ns := netnstest.New(b, nsPrefix, "snap")
+			sink, err := NewSink(SinkConfig{NetNS: ns.FD, IsLocal: func(netip.Addr) bool { return false }})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer sink.Close()
 			applyChunked(b, sink, upserts(syntheticFlows(n)))
-			src, err := NewSource(SourceConfig{NetNS: ns.fd, IsLocal: func(netip.Addr) bool { return false }})
+			src, err := NewSource(SourceConfig{NetNS: ns.FD, IsLocal: func(netip.Addr) bool { return false }})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -8,15 +8,17 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/netnstest"
 )
 
 // icmpEcho sends one ICMP echo request from the namespace to dst with
 // identifier id and waits for the reply.
-func icmpEcho(t *testing.T, ns *netNS, dst string, id uint16) {
+func icmpEcho(t *testing.T, ns *netnstest.NS, dst string, id uint16) {
 	t.Helper()
 	var c net.PacketConn
 	var err error
-	ns.do(t, func() { c, err = net.ListenPacket("ip4:icmp", clientAddr) })
+	ns.Do(t, func() { c, err = net.ListenPacket("ip4:icmp", clientAddr) })
 	if err != nil {
 		t.Fatalf("icmp socket: %v", err)
 	}
@@ -51,12 +53,12 @@ func udpExchange(t *testing.T, tp *topology, port int) (clientPort uint16) {
 	t.Helper()
 	var srv, cli net.PacketConn
 	var err error
-	tp.srv.do(t, func() { srv, err = net.ListenPacket("udp", fmt.Sprintf("%s:%d", serverAddr, port)) })
+	tp.srv.Do(t, func() { srv, err = net.ListenPacket("udp", fmt.Sprintf("%s:%d", serverAddr, port)) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	tp.cli.do(t, func() { cli, err = net.ListenPacket("udp", clientAddr+":0") })
+	tp.cli.Do(t, func() { cli, err = net.ListenPacket("udp", clientAddr+":0") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +83,10 @@ func udpExchange(t *testing.T, tp *topology, port int) (clientPort uint16) {
 }
 
 // waitDelete waits until rec holds a delete of orig.
-func waitDelete(t *testing.T, rec *recorder, orig Tuple) {
+func waitDelete(t *testing.T, rec *netnstest.Recorder, orig Tuple) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		_, dels := rec.flows(t, orig.Proto)
+		_, dels := flows(t, rec, orig.Proto)
 		for _, d := range dels {
 			if d == orig {
 				return
@@ -103,11 +105,11 @@ func TestWatchEventsSYNC1(t *testing.T) {
 	defer cancel()
 	tp := newTopology(t, 1)
 	fw := tp.fws[0]
-	local, err := NewLocalAddrs(ctx, fw.fd, nil)
+	local, err := NewLocalAddrs(ctx, fw.FD, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := NewSource(SourceConfig{NetNS: fw.fd, IsLocal: local.Contains})
+	src, err := NewSource(SourceConfig{NetNS: fw.FD, IsLocal: local.Contains})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestWatchEventsSYNC1(t *testing.T) {
 	cli.Close()
 	srv.Close()
 	// FIN exchange: TIME_WAIT for two minutes; end it now.
-	fw.sh(t, "conntrack", "-D", "-p", "tcp", "--orig-port-src", fmt.Sprint(cport))
+	fw.Run(t, "conntrack", "-D", "-p", "tcp", "--orig-port-src", fmt.Sprint(cport))
 	waitDelete(t, rec, tcpOrig)
 
 	// UDP: NEW, UPDATE on the answer (SEEN_REPLY), DESTROY.
@@ -146,7 +148,7 @@ func TestWatchEventsSYNC1(t *testing.T) {
 	udpOrig := Tuple{Src: netip.MustParseAddr(clientAddr), Dst: netip.MustParseAddr(serverAddr), Proto: ProtoUDP, SrcPort: uport, DstPort: 5300}
 	waitRecord(t, rec, ProtoUDP, func(f Flow) bool { return f.Orig == udpOrig && f.Status&StatusSeenReply == 0 })
 	waitRecord(t, rec, ProtoUDP, func(f Flow) bool { return f.Orig == udpOrig && f.Status&StatusSeenReply != 0 })
-	fw.sh(t, "conntrack", "-D", "-p", "udp", "--orig-port-src", fmt.Sprint(uport))
+	fw.Run(t, "conntrack", "-D", "-p", "udp", "--orig-port-src", fmt.Sprint(uport))
 	waitDelete(t, rec, udpOrig)
 
 	// ICMP echo: NEW, UPDATE on the reply, DESTROY.
@@ -156,7 +158,7 @@ func TestWatchEventsSYNC1(t *testing.T) {
 	if ic.Reply.Dst.String() != vipAddr || ic.Reply.ICMPType != 0 {
 		t.Errorf("icmp reply tuple %s, want an echo reply to %s", ic.Reply, vipAddr)
 	}
-	fw.sh(t, "conntrack", "-D", "-p", "icmp")
+	fw.Run(t, "conntrack", "-D", "-p", "icmp")
 	waitDelete(t, rec, icmpOrig)
 
 	st := src.Stats()
@@ -164,7 +166,7 @@ func TestWatchEventsSYNC1(t *testing.T) {
 		t.Errorf("event counters new %d update %d destroy %d, want >= 3 each", st.EventsNew-before.EventsNew,
 			st.EventsUpdate-before.EventsUpdate, st.EventsDestroy-before.EventsDestroy)
 	}
-	if l := rec.lostReasons(); len(l) != 0 || st.Overruns != 0 {
+	if l := rec.LostReasons(); len(l) != 0 || st.Overruns != 0 {
 		t.Errorf("unexpected overruns: %v", l)
 	}
 }

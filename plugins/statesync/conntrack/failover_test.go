@@ -15,16 +15,17 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/netnstest"
 )
 
 // startWatch runs a Source's Watch in the background and returns once it
 // provably sees events: a probe entry created with the conntrack tool
 // shows up in its records.
-func startWatch(t *testing.T, ctx context.Context, src *Source, fw *netNS) *recorder {
+func startWatch(t *testing.T, ctx context.Context, src *Source, fw *netnstest.NS) *netnstest.Recorder {
 	t.Helper()
-	rec := &recorder{}
+	rec := &netnstest.Recorder{}
 	done := make(chan error, 1)
-	go func() { done <- src.Watch(ctx, rec.emit, rec.lostFn) }()
+	go func() { done <- src.Watch(ctx, rec.Emit, rec.Lost) }()
 	t.Cleanup(func() {
 		if err := <-done; err != nil {
 			t.Errorf("Watch: %v", err)
@@ -32,14 +33,14 @@ func startWatch(t *testing.T, ctx context.Context, src *Source, fw *netNS) *reco
 	})
 	probe := []string{"-p", "udp", "-s", "192.0.2.250", "-d", "192.0.2.251", "--sport", "9", "--dport", "9"}
 	for i := 0; ; i++ {
-		fw.try(append([]string{"conntrack", "-D"}, probe...)...)
-		fw.sh(t, append(append([]string{"conntrack", "-I"}, probe...), "-t", "30", "-u", "SEEN_REPLY")...)
+		fw.Try(append([]string{"conntrack", "-D"}, probe...)...)
+		fw.Run(t, append(append([]string{"conntrack", "-I"}, probe...), "-t", "30", "-u", "SEEN_REPLY")...)
 		deadline := time.Now().Add(200 * time.Millisecond)
 		for time.Now().Before(deadline) {
-			ups, _ := rec.flows(t, ProtoUDP)
+			ups, _ := flows(t, rec, ProtoUDP)
 			for _, f := range ups {
 				if f.Orig.Src.String() == "192.0.2.250" {
-					fw.sh(t, append([]string{"conntrack", "-D"}, probe...)...)
+					fw.Run(t, append([]string{"conntrack", "-D"}, probe...)...)
 					return rec
 				}
 			}
@@ -57,7 +58,7 @@ func dialThrough(t *testing.T, tp *topology, port int) (cli, srv net.Conn) {
 	t.Helper()
 	var ln net.Listener
 	var err error
-	tp.srv.do(t, func() { ln, err = net.Listen("tcp", fmt.Sprintf("%s:%d", serverAddr, port)) })
+	tp.srv.Do(t, func() { ln, err = net.Listen("tcp", fmt.Sprintf("%s:%d", serverAddr, port)) })
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
@@ -71,7 +72,7 @@ func dialThrough(t *testing.T, tp *topology, port int) (cli, srv net.Conn) {
 		}
 		accepted <- c
 	}()
-	tp.cli.do(t, func() { cli, err = net.DialTimeout("tcp", fmt.Sprintf("%s:%d", serverAddr, port), 5*time.Second) })
+	tp.cli.Do(t, func() { cli, err = net.DialTimeout("tcp", fmt.Sprintf("%s:%d", serverAddr, port), 5*time.Second) })
 	if err != nil {
 		t.Fatalf("dial through the firewall: %v", err)
 	}
@@ -110,10 +111,10 @@ func transfer(a, b net.Conn, n int, timeout time.Duration) error {
 
 // waitRecord waits until rec holds an upsert of protocol proto that
 // satisfies ok.
-func waitRecord(t *testing.T, rec *recorder, proto uint8, ok func(Flow) bool) Flow {
+func waitRecord(t *testing.T, rec *netnstest.Recorder, proto uint8, ok func(Flow) bool) Flow {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		ups, _ := rec.flows(t, proto)
+		ups, _ := flows(t, rec, proto)
 		for _, f := range ups {
 			if ok(f) {
 				return f
@@ -126,7 +127,7 @@ func waitRecord(t *testing.T, rec *recorder, proto uint8, ok func(Flow) bool) Fl
 
 // installer puts the active's records into firewall B before takeover;
 // nil installs nothing.
-type installer func(t *testing.T, ctx context.Context, fwB *netNS, recs []channel.Record)
+type installer func(t *testing.T, ctx context.Context, fwB *netnstest.NS, recs []channel.Record)
 
 // takeover opens a TCP connection through firewall A (stateful
 // established-only forward policy, nf_conntrack_tcp_loose=0, SNAT to the
@@ -137,11 +138,11 @@ func takeover(t *testing.T, install installer) (cli, srv net.Conn, errUp, errDow
 	ctx, cancel := context.WithCancel(context.Background())
 	tp := newTopology(t, 2)
 	fwA, fwB := tp.fws[0], tp.fws[1]
-	localA, err := NewLocalAddrs(ctx, fwA.fd, nil)
+	localA, err := NewLocalAddrs(ctx, fwA.FD, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := NewSource(SourceConfig{NetNS: fwA.fd, IsLocal: localA.Contains})
+	src, err := NewSource(SourceConfig{NetNS: fwA.FD, IsLocal: localA.Contains})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,8 +169,8 @@ func takeover(t *testing.T, install installer) (cli, srv net.Conn, errUp, errDow
 		t.Fatalf("record does not carry the SNAT: %s reply %s", &f, f.Reply)
 	}
 	if install != nil {
-		install(t, ctx, fwB, rec.records())
-		out := fwB.sh(t, "conntrack", "-L", "-p", "tcp", "--orig-port-src", fmt.Sprint(cport))
+		install(t, ctx, fwB, rec.Records())
+		out := fwB.Run(t, "conntrack", "-L", "-p", "tcp", "--orig-port-src", fmt.Sprint(cport))
 		if !strings.Contains(out, "ESTABLISHED") || !strings.Contains(out, "dst="+vipAddr) || !strings.Contains(out, "[ASSURED]") {
 			t.Fatalf("fwB's entry is not an assured, established, SNAT'd one:\n%s", out)
 		}
@@ -187,12 +188,12 @@ func takeover(t *testing.T, install installer) (cli, srv net.Conn, errUp, errDow
 func TestFailoverProofSYNC1(t *testing.T) {
 	needRoot(t)
 	t.Run("synced", func(t *testing.T) {
-		cli, srv, errUp, errDown := takeover(t, func(t *testing.T, ctx context.Context, fwB *netNS, recs []channel.Record) {
-			localB, err := NewLocalAddrs(ctx, fwB.fd, nil)
+		cli, srv, errUp, errDown := takeover(t, func(t *testing.T, ctx context.Context, fwB *netnstest.NS, recs []channel.Record) {
+			localB, err := NewLocalAddrs(ctx, fwB.FD, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sink, err := NewSink(SinkConfig{NetNS: fwB.fd, IsLocal: localB.Contains})
+			sink, err := NewSink(SinkConfig{NetNS: fwB.FD, IsLocal: localB.Contains})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,8 +230,8 @@ func TestFailoverProofSYNC1(t *testing.T) {
 // connection breaks after takeover exactly as without sync.
 func TestKernelNeedsNATSetup(t *testing.T) {
 	needRoot(t)
-	_, _, errUp, errDown := takeover(t, func(t *testing.T, ctx context.Context, fwB *netNS, recs []channel.Record) {
-		nl, err := dialNetlink(unix.NETLINK_NETFILTER, fwB.fd)
+	_, _, errUp, errDown := takeover(t, func(t *testing.T, ctx context.Context, fwB *netnstest.NS, recs []channel.Record) {
+		nl, err := dialNetlink(unix.NETLINK_NETFILTER, fwB.FD)
 		if err != nil {
 			t.Fatal(err)
 		}

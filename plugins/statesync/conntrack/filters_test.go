@@ -7,21 +7,23 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/netnstest"
 )
 
 // watchedFirewall is a one-firewall topology whose firewall runs a Source
 // configured by cfg (NetNS and IsLocal are filled in).
-func watchedFirewall(t *testing.T, cfg SourceConfig) (*topology, *Source, *recorder, *LocalAddrs) {
+func watchedFirewall(t *testing.T, cfg SourceConfig) (*topology, *Source, *netnstest.Recorder, *LocalAddrs) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	tp := newTopology(t, 1)
 	fw := tp.fws[0]
-	local, err := NewLocalAddrs(ctx, fw.fd, nil)
+	local, err := NewLocalAddrs(ctx, fw.FD, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.NetNS, cfg.IsLocal = fw.fd, local.Contains
+	cfg.NetNS, cfg.IsLocal = fw.FD, local.Contains
 	src, err := NewSource(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -33,12 +35,12 @@ func watchedFirewall(t *testing.T, cfg SourceConfig) (*topology, *Source, *recor
 
 // dialFrom opens a TCP connection from namespace from to addr served in
 // namespace to; it returns the client's port.
-func dialFrom(t *testing.T, from, to *netNS, addr string) uint16 {
+func dialFrom(t *testing.T, from, to *netnstest.NS, addr string) uint16 {
 	t.Helper()
 	var ln net.Listener
 	var c net.Conn
 	var err error
-	to.do(t, func() { ln, err = net.Listen("tcp", addr) })
+	to.Do(t, func() { ln, err = net.Listen("tcp", addr) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +50,7 @@ func dialFrom(t *testing.T, from, to *netNS, addr string) uint16 {
 			t.Cleanup(func() { s.Close() })
 		}
 	}()
-	from.do(t, func() { c, err = net.DialTimeout("tcp", addr, 3*time.Second) })
+	from.Do(t, func() { c, err = net.DialTimeout("tcp", addr, 3*time.Second) })
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
@@ -57,8 +59,8 @@ func dialFrom(t *testing.T, from, to *netNS, addr string) uint16 {
 }
 
 // tcpRecorded reports whether any record of a TCP flow to dport was emitted.
-func tcpRecorded(t *testing.T, rec *recorder, dport uint16) bool {
-	ups, dels := rec.flows(t, ProtoTCP)
+func tcpRecorded(t *testing.T, rec *netnstest.Recorder, dport uint16) bool {
+	ups, dels := flows(t, rec, ProtoTCP)
 	for _, f := range ups {
 		if f.Orig.DstPort == dport {
 			return true
@@ -82,7 +84,7 @@ func TestLocalConnectionsNotSyncedSYNC3(t *testing.T) {
 
 	dialFrom(t, tp.cli, fw, "10.201.1.254:7200") // to the firewall
 	dialFrom(t, fw, tp.srv, serverAddr+":7201")  // from the firewall
-	fw.sh(t, "ip", "addr", "add", "10.201.1.200/24", "dev", "in")
+	fw.Run(t, "ip", "addr", "add", "10.201.1.200/24", "dev", "in")
 	for deadline := time.Now().Add(3 * time.Second); !local.Contains(netip.MustParseAddr("10.201.1.200")); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("LocalAddrs did not learn the new address")
@@ -111,7 +113,7 @@ func TestLocalConnectionsNotSyncedSYNC3(t *testing.T) {
 			t.Errorf("snapshot holds a local connection: %s", &f)
 		}
 	}
-	fw.sh(t, "ip", "addr", "del", "10.201.1.200/24", "dev", "in")
+	fw.Run(t, "ip", "addr", "del", "10.201.1.200/24", "dev", "in")
 	for deadline := time.Now().Add(3 * time.Second); local.Contains(netip.MustParseAddr("10.201.1.200")); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("LocalAddrs did not forget the removed address")
@@ -126,7 +128,7 @@ func TestMarkExclusionSYNC6(t *testing.T) {
 	needRoot(t)
 	tp, src, rec, _ := watchedFirewall(t, SourceConfig{ExcludeMark: 0x100, ExcludeMask: 0xf00})
 	fw := tp.fws[0]
-	fw.sh(t, "nft", "insert", "rule", "inet", "filter", "forward", "tcp", "dport", "7301", "ct", "mark", "set", "0x1100")
+	fw.Run(t, "nft", "insert", "rule", "inet", "filter", "forward", "tcp", "dport", "7301", "ct", "mark", "set", "0x1100")
 
 	dialFrom(t, tp.cli, tp.srv, serverAddr+":7301")
 	cli, srv := dialThrough(t, tp, 7300)
@@ -140,7 +142,7 @@ func TestMarkExclusionSYNC6(t *testing.T) {
 	}
 	// A rule that marks the synced flow later withdraws it from the
 	// standby (the mark change is an UPDATE event).
-	fw.sh(t, "nft", "insert", "rule", "inet", "filter", "forward", "tcp", "dport", "7300", "ct", "mark", "set", "0x100")
+	fw.Run(t, "nft", "insert", "rule", "inet", "filter", "forward", "tcp", "dport", "7300", "ct", "mark", "set", "0x100")
 	if err := transfer(cli, srv, 100, 3*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +159,7 @@ func TestMinimumAgeSYNC5(t *testing.T) {
 
 	// short-lived: a DNS-like exchange that ends at once
 	short := udpExchange(t, tp, 5301)
-	fw.sh(t, "conntrack", "-D", "-p", "udp", "--orig-port-src", fmt.Sprint(short))
+	fw.Run(t, "conntrack", "-D", "-p", "udp", "--orig-port-src", fmt.Sprint(short))
 	// long-lived
 	started := time.Now()
 	long := udpExchange(t, tp, 5302)
@@ -172,7 +174,7 @@ func TestMinimumAgeSYNC5(t *testing.T) {
 	}
 	f := waitRecord(t, rec, ProtoUDP, func(f Flow) bool { return f.Orig.SrcPort == long })
 	r := UpsertRecord(&f)
-	if at := rec.firstAt(r.Key); at.Sub(started) < minAge {
+	if at := rec.FirstAt(r.Key); at.Sub(started) < minAge {
 		t.Errorf("synced after %s, before the minimum age %s", at.Sub(started), minAge)
 	}
 	if f.Status&StatusSeenReply == 0 {
@@ -181,7 +183,7 @@ func TestMinimumAgeSYNC5(t *testing.T) {
 	if f.Timeout > 30-1 {
 		t.Errorf("delayed record carries timeout %d: not aged by the delay", f.Timeout)
 	}
-	ups, dels := rec.flows(t, ProtoUDP)
+	ups, dels := flows(t, rec, ProtoUDP)
 	for _, u := range ups {
 		if u.Orig.SrcPort == short {
 			t.Error("the short-lived connection was synced")

@@ -2,132 +2,19 @@ package conntrack
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"os/exec"
-	"runtime"
-	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/netnstest"
 )
 
-// netNS is a network namespace a test created (name prefixed "ctsync").
-type netNS struct {
-	name string
-	fd   int
-}
+// nsPrefix starts the names of the namespaces this package's tests create.
+const nsPrefix = "ctsync"
 
 // needRoot skips tests that need namespaces, saying why.
 func needRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: creates network namespaces and writes kernel conntrack tables")
-	}
-	for _, tool := range []string{"ip", "nft", "conntrack"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs %s (iproute2, nftables, conntrack-tools): %v", tool, err)
-		}
-	}
-}
-
-// newNS creates a namespace, deleted when the test ends.
-func newNS(t testing.TB, role string) *netNS {
-	t.Helper()
-	name := fmt.Sprintf("ctsync-%04x-%s", rand.IntN(1<<16), role)
-	sh(t, "ip", "netns", "add", name)
-	fd, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		exec.Command("ip", "netns", "del", name).Run()
-		t.Fatalf("open netns %s: %v", name, err)
-	}
-	ns := &netNS{name: name, fd: fd}
-	t.Cleanup(func() {
-		unix.Close(fd)
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("delete netns %s: %v: %s", name, err, out)
-		}
-	})
-	ns.sh(t, "ip", "link", "set", "lo", "up")
-	return ns
-}
-
-// sh runs a command and fails the test on error.
-func sh(t testing.TB, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// sh runs a command inside the namespace.
-func (n *netNS) sh(t testing.TB, args ...string) string {
-	t.Helper()
-	return sh(t, append([]string{"ip", "netns", "exec", n.name}, args...)...)
-}
-
-// try runs a command inside the namespace and returns its error.
-func (n *netNS) try(args ...string) (string, error) {
-	out, err := exec.Command("ip", append([]string{"netns", "exec", n.name}, args...)...).CombinedOutput()
-	return string(out), err
-}
-
-func (n *netNS) sysctl(t testing.TB, kv ...string) {
-	t.Helper()
-	for _, s := range kv {
-		n.sh(t, "sysctl", "-qw", s)
-	}
-}
-
-func (n *netNS) nft(t testing.TB, ruleset string) {
-	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", n.name, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(ruleset)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("nft in %s: %v: %s", n.name, err, out)
-	}
-}
-
-// do runs fn with the calling thread in the namespace: sockets fn creates
-// belong to it.
-func (n *netNS) do(t testing.TB, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("open own netns: %v", err)
-	}
-	defer unix.Close(orig)
-	if err := unix.Setns(n.fd, unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		t.Fatalf("setns %s: %v", n.name, err)
-	}
-	defer func() {
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			// leave the thread locked: it dies with the goroutine
-			t.Errorf("restore netns: %v", err)
-			return
-		}
-		runtime.UnlockOSThread()
-	}()
-	fn()
-}
-
-// veth links a in namespace na (address aAddr) to b in nb (bAddr).
-func veth(t testing.TB, na *netNS, a, aAddr string, nb *netNS, b, bAddr string) {
-	t.Helper()
-	sh(t, "ip", "link", "add", a, "netns", na.name, "type", "veth", "peer", "name", b, "netns", nb.name)
-	na.sh(t, "ip", "addr", "add", aAddr, "dev", a)
-	nb.sh(t, "ip", "addr", "add", bAddr, "dev", b)
-	na.sh(t, "ip", "link", "set", a, "up")
-	nb.sh(t, "ip", "link", "set", b, "up")
+	netnstest.NeedRoot(t, "creates network namespaces and writes kernel conntrack tables", "ip", "nft", "conntrack")
 }
 
 // Addresses of the test topology: the client and the server have one
@@ -161,31 +48,31 @@ table ip nat {
 
 // topology is client -> fw(s) -> server.
 type topology struct {
-	cli, srv *netNS
-	fws      []*netNS
+	cli, srv *netnstest.NS
+	fws      []*netnstest.NS
 }
 
 // newTopology builds a client and a server joined by n alternative
 // firewalls; routes go through the first.
 func newTopology(t testing.TB, n int) *topology {
 	t.Helper()
-	tp := &topology{cli: newNS(t, "cli"), srv: newNS(t, "srv")}
-	tp.cli.sh(t, "ip", "addr", "add", clientAddr+"/32", "dev", "lo")
-	tp.srv.sh(t, "ip", "addr", "add", serverAddr+"/32", "dev", "lo")
+	tp := &topology{cli: netnstest.New(t, nsPrefix, "cli"), srv: netnstest.New(t, nsPrefix, "srv")}
+	tp.cli.Run(t, "ip", "addr", "add", clientAddr+"/32", "dev", "lo")
+	tp.srv.Run(t, "ip", "addr", "add", serverAddr+"/32", "dev", "lo")
 	for i := 1; i <= n; i++ {
-		fw := newNS(t, fmt.Sprintf("fw%d", i))
-		veth(t, tp.cli, fmt.Sprintf("tofw%d", i), fmt.Sprintf("10.201.%d.1/24", i), fw, "in", fmt.Sprintf("10.201.%d.254/24", i))
-		veth(t, fw, "out", fmt.Sprintf("10.202.%d.254/24", i), tp.srv, fmt.Sprintf("tofw%d", i), fmt.Sprintf("10.202.%d.1/24", i))
-		fw.sh(t, "ip", "addr", "add", vipAddr+"/32", "dev", "out")
-		fw.sh(t, "ip", "route", "add", clientAddr+"/32", "via", fmt.Sprintf("10.201.%d.1", i))
-		fw.sh(t, "ip", "route", "add", serverAddr+"/32", "via", fmt.Sprintf("10.202.%d.1", i))
-		fw.sysctl(t, "net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+		fw := netnstest.New(t, nsPrefix, fmt.Sprintf("fw%d", i))
+		netnstest.Veth(t, tp.cli, fmt.Sprintf("tofw%d", i), fmt.Sprintf("10.201.%d.1/24", i), fw, "in", fmt.Sprintf("10.201.%d.254/24", i))
+		netnstest.Veth(t, fw, "out", fmt.Sprintf("10.202.%d.254/24", i), tp.srv, fmt.Sprintf("tofw%d", i), fmt.Sprintf("10.202.%d.1/24", i))
+		fw.Run(t, "ip", "addr", "add", vipAddr+"/32", "dev", "out")
+		fw.Run(t, "ip", "route", "add", clientAddr+"/32", "via", fmt.Sprintf("10.201.%d.1", i))
+		fw.Run(t, "ip", "route", "add", serverAddr+"/32", "via", fmt.Sprintf("10.202.%d.1", i))
+		fw.Sysctl(t, "net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
 			"net.netfilter.nf_conntrack_tcp_loose=0")
-		fw.nft(t, firewallRules)
+		fw.NFT(t, firewallRules)
 		tp.fws = append(tp.fws, fw)
 	}
-	tp.cli.sysctl(t, "net.ipv4.conf.all.rp_filter=0")
-	tp.srv.sysctl(t, "net.ipv4.conf.all.rp_filter=0")
+	tp.cli.Sysctl(t, "net.ipv4.conf.all.rp_filter=0")
+	tp.srv.Sysctl(t, "net.ipv4.conf.all.rp_filter=0")
 	tp.routeVia(t, 1, false)
 	return tp
 }
@@ -198,60 +85,15 @@ func (tp *topology) routeVia(t testing.TB, i int, replace bool) {
 	if replace {
 		verb = "replace"
 	}
-	tp.cli.sh(t, "ip", "route", verb, "default", "via", fmt.Sprintf("10.201.%d.254", i), "src", clientAddr)
-	tp.srv.sh(t, "ip", "route", verb, vipAddr+"/32", "via", fmt.Sprintf("10.202.%d.254", i), "src", serverAddr)
+	tp.cli.Run(t, "ip", "route", verb, "default", "via", fmt.Sprintf("10.201.%d.254", i), "src", clientAddr)
+	tp.srv.Run(t, "ip", "route", verb, vipAddr+"/32", "via", fmt.Sprintf("10.202.%d.254", i), "src", serverAddr)
 }
 
-// recorder collects what a Source emits.
-type recorder struct {
-	mu   sync.Mutex
-	recs []channel.Record
-	at   []time.Time
-	lost []string
-}
-
-func (r *recorder) emit(rec channel.Record) {
-	r.mu.Lock()
-	r.recs = append(r.recs, rec)
-	r.at = append(r.at, time.Now())
-	r.mu.Unlock()
-}
-
-// firstAt is when the first record with key was emitted (zero if none).
-func (r *recorder) firstAt(key []byte) time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i, rec := range r.recs {
-		if string(rec.Key) == string(key) {
-			return r.at[i]
-		}
-	}
-	return time.Time{}
-}
-
-func (r *recorder) lostReasons() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.lost...)
-}
-
-func (r *recorder) lostFn(reason string) {
-	r.mu.Lock()
-	r.lost = append(r.lost, reason)
-	r.mu.Unlock()
-}
-
-func (r *recorder) records() []channel.Record {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]channel.Record(nil), r.recs...)
-}
-
-// flows decodes the recorded records of protocol proto: upserts and the
+// flows decodes the records r holds of protocol proto: upserts and the
 // keys of deletes.
-func (r *recorder) flows(t testing.TB, proto uint8) (ups []Flow, dels []Tuple) {
+func flows(t testing.TB, r *netnstest.Recorder, proto uint8) (ups []Flow, dels []Tuple) {
 	t.Helper()
-	for _, rec := range r.records() {
+	for _, rec := range r.Records() {
 		if rec.Op == channel.Delete {
 			orig, _, _, err := DecodeKey(rec.Key)
 			if err != nil {

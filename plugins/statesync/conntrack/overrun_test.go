@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/netnstest"
 )
 
 // syntheticFlows returns n distinct established IPv4 TCP flows.
@@ -37,18 +38,18 @@ func TestOverrunReportedSYNC1(t *testing.T) {
 	needRoot(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	fw := newNS(t, "ovr")
-	local, err := NewLocalAddrs(ctx, fw.fd, nil)
+	fw := netnstest.New(t, nsPrefix, "ovr")
+	local, err := NewLocalAddrs(ctx, fw.FD, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := NewSource(SourceConfig{NetNS: fw.fd, IsLocal: local.Contains, ReadBuffer: 4096})
+	src, err := NewSource(SourceConfig{NetNS: fw.FD, IsLocal: local.Contains, ReadBuffer: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := startWatch(t, ctx, src, fw)
 	t.Cleanup(cancel)
-	sink, err := NewSink(SinkConfig{NetNS: fw.fd, IsLocal: local.Contains})
+	sink, err := NewSink(SinkConfig{NetNS: fw.FD, IsLocal: local.Contains})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestOverrunReportedSYNC1(t *testing.T) {
 			t.Fatalf("no overrun counted after a burst of %d events into a tiny buffer (stats %+v)", burst, src.Stats())
 		}
 	}
-	lost := rec.lostReasons()
+	lost := rec.LostReasons()
 	if len(lost) == 0 || !strings.Contains(lost[0], "ENOBUFS") {
 		t.Fatalf("lost was called with %q, want an ENOBUFS reason", lost)
 	}

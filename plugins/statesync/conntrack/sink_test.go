@@ -3,23 +3,23 @@ package conntrack
 import (
 	"errors"
 	"net/netip"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/netnstest"
 )
 
 // standby is a namespace with a Sink on it.
-func standby(t *testing.T) (*netNS, *Sink) {
+func standby(t *testing.T) (*netnstest.NS, *Sink) {
 	t.Helper()
-	ns := newNS(t, "sb")
-	ns.sh(t, "ip", "addr", "add", "10.9.9.9/24", "dev", "lo")
-	local, err := NewLocalAddrs(t.Context(), ns.fd, nil)
+	ns := netnstest.New(t, nsPrefix, "sb")
+	ns.Run(t, "ip", "addr", "add", "10.9.9.9/24", "dev", "lo")
+	local, err := NewLocalAddrs(t.Context(), ns.FD, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink, err := NewSink(SinkConfig{NetNS: ns.fd, IsLocal: local.Contains})
+	sink, err := NewSink(SinkConfig{NetNS: ns.FD, IsLocal: local.Contains})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,11 +28,11 @@ func standby(t *testing.T) (*netNS, *Sink) {
 }
 
 // conntrackList is the conntrack tool's listing of the namespace's table.
-func conntrackList(t *testing.T, ns *netNS) string {
+func conntrackList(t *testing.T, ns *netnstest.NS) string {
 	t.Helper()
 	var out []byte
 	for _, fam := range []string{"ipv4", "ipv6"} {
-		b, err := exec.Command("ip", "netns", "exec", ns.name, "conntrack", "-L", "-f", fam, "-o", "extended").Output()
+		b, err := ns.Command("conntrack", "-L", "-f", fam, "-o", "extended").Output()
 		if err != nil {
 			t.Fatalf("conntrack -L: %v", err)
 		}
@@ -108,7 +108,7 @@ func TestSinkCreateOrUpdateSYNC1(t *testing.T) {
 	}
 	// A fresh sink (a restarted plugin) knows nothing: create, EEXIST, update.
 	local := func(netip.Addr) bool { return false }
-	other, err := NewSink(SinkConfig{NetNS: ns.fd, IsLocal: local})
+	other, err := NewSink(SinkConfig{NetNS: ns.FD, IsLocal: local})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestSinkReplaceSYNC1(t *testing.T) {
 		t.Fatal(err)
 	}
 	// the standby's own (management) connection
-	ns.sh(t, "conntrack", "-I", "-p", "tcp", "-s", "10.9.9.9", "-d", "192.0.2.99", "--sport", "40000", "--dport", "22",
+	ns.Run(t, "conntrack", "-I", "-p", "tcp", "-s", "10.9.9.9", "-d", "192.0.2.99", "--sport", "40000", "--dport", "22",
 		"--state", "ESTABLISHED", "-t", "300", "-u", "SEEN_REPLY,ASSURED")
 	keep.Mark = 7
 	if err := sink.Replace(ctx, []channel.Record{UpsertRecord(&keep), UpsertRecord(&fresh)}); err != nil {

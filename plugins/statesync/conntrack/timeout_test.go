@@ -47,18 +47,18 @@ func TestTimeoutCarriedOverSYNC1(t *testing.T) {
 	defer cancel()
 	tp := newTopology(t, 2)
 	fwA, fwB := tp.fws[0], tp.fws[1]
-	fwA.sysctl(t, "net.netfilter.nf_conntrack_udp_timeout=4", "net.netfilter.nf_conntrack_udp_timeout_stream=4")
-	localA, err := NewLocalAddrs(ctx, fwA.fd, nil)
+	fwA.Sysctl(t, "net.netfilter.nf_conntrack_udp_timeout=4", "net.netfilter.nf_conntrack_udp_timeout_stream=4")
+	localA, err := NewLocalAddrs(ctx, fwA.FD, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := NewSource(SourceConfig{NetNS: fwA.fd, IsLocal: localA.Contains, Refresh: period})
+	src, err := NewSource(SourceConfig{NetNS: fwA.FD, IsLocal: localA.Contains, Refresh: period})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := startWatch(t, ctx, src, fwA)
 	t.Cleanup(cancel)
-	sink, err := NewSink(SinkConfig{NetNS: fwB.fd, IsLocal: func(netip.Addr) bool { return false }, TimeoutMargin: MarginFor(period)})
+	sink, err := NewSink(SinkConfig{NetNS: fwB.FD, IsLocal: func(netip.Addr) bool { return false }, TimeoutMargin: MarginFor(period)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestTimeoutCarriedOverSYNC1(t *testing.T) {
 		defer applying.Done()
 		done := 0
 		for applyCtx.Err() == nil {
-			recs := rec.records()
+			recs := rec.Records()
 			if len(recs) > done {
 				if err := sink.Apply(applyCtx, recs[done:]); err != nil && applyCtx.Err() == nil {
 					t.Errorf("Apply: %v", err)
@@ -84,7 +84,7 @@ func TestTimeoutCarriedOverSYNC1(t *testing.T) {
 	}()
 
 	var srv, cli net.PacketConn
-	tp.srv.do(t, func() { srv, err = net.ListenPacket("udp", serverAddr+":5400") })
+	tp.srv.Do(t, func() { srv, err = net.ListenPacket("udp", serverAddr+":5400") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,14 +99,14 @@ func TestTimeoutCarriedOverSYNC1(t *testing.T) {
 			srv.WriteTo(buf[:n], from)
 		}
 	}()
-	tp.cli.do(t, func() { cli, err = net.ListenPacket("udp", clientAddr+":0") })
+	tp.cli.Do(t, func() { cli, err = net.ListenPacket("udp", clientAddr+":0") })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cli.Close()
 	cport := cli.LocalAddr().(*net.UDPAddr).Port
 	onStandby := func() bool {
-		out := fwB.sh(t, "conntrack", "-L", "-p", "udp", "--orig-port-src", fmt.Sprint(cport))
+		out := fwB.Run(t, "conntrack", "-L", "-p", "udp", "--orig-port-src", fmt.Sprint(cport))
 		return strings.Contains(out, fmt.Sprintf("sport=%d", cport))
 	}
 

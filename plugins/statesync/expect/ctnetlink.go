@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"time"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/nlsock"
 )
 
 // ctnetlink expectation subsystem (include/uapi/linux/netfilter/
@@ -56,33 +57,12 @@ func msgType(m uint16) netlink.HeaderType { return netlink.HeaderType(subsysExp<
 // dial opens a NETLINK_NETFILTER socket in network namespace netns (0:
 // the caller's) joined to groups.
 func dial(netns int, groups ...uint32) (*netlink.Conn, error) {
-	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: netns})
-	if err != nil {
-		return nil, fmt.Errorf("ctnetlink socket: %w", err)
-	}
-	for _, g := range groups {
-		if err := c.JoinGroup(g); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("ctnetlink join group %d: %w", g, err)
-		}
-	}
-	return c, nil
+	return nlsock.Dial(unix.NETLINK_NETFILTER, "ctnetlink", netns, groups...)
 }
 
 // execute sends m and returns the answers; ctx bounds the wait.
 func execute(ctx context.Context, c *netlink.Conn, m netlink.Message) ([]netlink.Message, error) {
-	if d, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(d)
-	} else {
-		_ = c.SetDeadline(time.Time{})
-	}
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	msgs, err := c.Execute(m)
-	if err != nil && ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	return msgs, err
+	return nlsock.Execute(ctx, c, m)
 }
 
 // nfgen is an nfgenmsg for family fam.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
 	"github.com/tandem-ha/tandem/plugins/statesync/conntrack"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/netnstest"
 )
 
 // ftpServer is a tiny FTP server in the server namespace: on the control
@@ -25,11 +26,11 @@ type ftpServer struct {
 	data     chan net.Conn
 }
 
-func startFTPServer(t *testing.T, srv *netNS) *ftpServer {
+func startFTPServer(t *testing.T, srv *netnstest.NS) *ftpServer {
 	t.Helper()
 	var ctl, dl net.Listener
 	var err error
-	srv.do(t, func() {
+	srv.Do(t, func() {
 		if ctl, err = net.Listen("tcp", serverAddr+":21"); err != nil {
 			return
 		}
@@ -112,13 +113,13 @@ func ftpTakeover(t *testing.T, nat, syncExp, scanOnly bool) {
 	defer cancel()
 	tp := newTopology(t, 2, nat)
 	fwA, fwB := tp.fws[0], tp.fws[1]
-	localA, err := conntrack.NewLocalAddrs(ctx, fwA.fd, nil)
+	localA, err := conntrack.NewLocalAddrs(ctx, fwA.FD, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The conntrack channel's Watch runs on the active as in production:
 	// its subscription also makes the kernel report expectation events.
-	ctSrc, err := conntrack.NewSource(conntrack.SourceConfig{NetNS: fwA.fd, IsLocal: localA.Contains})
+	ctSrc, err := conntrack.NewSource(conntrack.SourceConfig{NetNS: fwA.FD, IsLocal: localA.Contains})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,13 +131,13 @@ func ftpTakeover(t *testing.T, nat, syncExp, scanOnly bool) {
 	} else {
 		go func() { ctDone <- ctSrc.Watch(ctx, func(channel.Record) {}, func(string) {}) }()
 	}
-	src, err := NewSource(SourceConfig{NetNS: fwA.fd, IsLocal: localA.Contains, Refresh: refresh})
+	src, err := NewSource(SourceConfig{NetNS: fwA.FD, IsLocal: localA.Contains, Refresh: refresh})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{}
+	rec := &netnstest.Recorder{}
 	done := make(chan error, 1)
-	watch := func() { go func() { done <- src.Watch(ctx, rec.emit, rec.lostFn) }() }
+	watch := func() { go func() { done <- src.Watch(ctx, rec.Emit, rec.Lost) }() }
 	if !scanOnly {
 		watch()
 	}
@@ -153,7 +154,7 @@ func ftpTakeover(t *testing.T, nat, syncExp, scanOnly bool) {
 
 	ftp := startFTPServer(t, tp.srv)
 	var ctl net.Conn
-	tp.cli.do(t, func() { ctl, err = net.DialTimeout("tcp", serverAddr+":21", 3*time.Second) })
+	tp.cli.Do(t, func() { ctl, err = net.DialTimeout("tcp", serverAddr+":21", 3*time.Second) })
 	if err != nil {
 		t.Fatalf("FTP control connection through A: %v", err)
 	}
@@ -173,9 +174,9 @@ func ftpTakeover(t *testing.T, nat, syncExp, scanOnly bool) {
 	var x Expectation
 	for deadline := time.Now().Add(5 * time.Second); x.Master.Proto == 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no expectation record; A's table:\n%s", fwA.sh(t, "conntrack", "-L", "expect"))
+			t.Fatalf("no expectation record; A's table:\n%s", fwA.Run(t, "conntrack", "-L", "expect"))
 		}
-		for _, rc := range rec.records() {
+		for _, rc := range rec.Records() {
 			if y, err := Decode(rc.Key, rc.Value); err == nil && int(y.Tuple.DstPort) == ftp.dataPort {
 				x = y
 			}
@@ -200,7 +201,7 @@ func ftpTakeover(t *testing.T, nat, syncExp, scanOnly bool) {
 
 	// Sync to B: the master through the conntrack channel, then the
 	// expectation through this one.
-	localB, err := conntrack.NewLocalAddrs(ctx, fwB.fd, nil)
+	localB, err := conntrack.NewLocalAddrs(ctx, fwB.FD, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func ftpTakeover(t *testing.T, nat, syncExp, scanOnly bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctSink, err := conntrack.NewSink(conntrack.SinkConfig{NetNS: fwB.fd, IsLocal: localB.Contains})
+	ctSink, err := conntrack.NewSink(conntrack.SinkConfig{NetNS: fwB.FD, IsLocal: localB.Contains})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,11 +219,11 @@ func ftpTakeover(t *testing.T, nat, syncExp, scanOnly bool) {
 		// SPEC SYNC-7: the expectation may arrive before its master (the
 		// channels are independent): it waits, and is installed once the
 		// master is.
-		if sink, err = NewSink(SinkConfig{NetNS: fwB.fd, IsLocal: localB.Contains}); err != nil {
+		if sink, err = NewSink(SinkConfig{NetNS: fwB.FD, IsLocal: localB.Contains}); err != nil {
 			t.Fatal(err)
 		}
 		defer sink.Close()
-		if err := sink.Apply(ctx, rec.records()); err != nil {
+		if err := sink.Apply(ctx, rec.Records()); err != nil {
 			t.Fatalf("Apply before the master: %v", err)
 		}
 		if st := sink.Stats(); st.Deferred != 1 || st.Pending != 1 || sink.Count() != 0 {
@@ -238,7 +239,7 @@ func ftpTakeover(t *testing.T, nat, syncExp, scanOnly bool) {
 				t.Fatalf("the waiting expectation was not installed after its master: %+v", sink.Stats())
 			}
 		}
-		out := fwB.sh(t, "conntrack", "-L", "expect")
+		out := fwB.Run(t, "conntrack", "-L", "expect")
 		if !strings.Contains(out, fmt.Sprintf("dport=%d", ftp.dataPort)) {
 			t.Fatalf("B's expectation table lacks the data connection:\n%s", out)
 		}
@@ -248,7 +249,7 @@ func ftpTakeover(t *testing.T, nat, syncExp, scanOnly bool) {
 			if err := sink.Replace(ctx, nil); err != nil || sink.Count() != 0 {
 				t.Fatalf("Replace(empty): %v, count %d", err, sink.Count())
 			}
-			if out := fwB.sh(t, "conntrack", "-L", "expect"); strings.Contains(out, fmt.Sprintf("dport=%d", ftp.dataPort)) {
+			if out := fwB.Run(t, "conntrack", "-L", "expect"); strings.Contains(out, fmt.Sprintf("dport=%d", ftp.dataPort)) {
 				t.Fatalf("Replace(empty) left the expectation:\n%s", out)
 			}
 			if err := sink.Replace(ctx, snap); err != nil || sink.Count() != 1 {
@@ -262,7 +263,7 @@ func ftpTakeover(t *testing.T, nat, syncExp, scanOnly bool) {
 		t.Fatalf("control connection through B: %q %v", l, err)
 	}
 	var data net.Conn
-	tp.cli.do(t, func() {
+	tp.cli.Do(t, func() {
 		data, err = net.DialTimeout("tcp", fmt.Sprintf("%s:%d", serverAddr, ftp.dataPort), 2*time.Second)
 	})
 	if !syncExp {
@@ -274,7 +275,7 @@ func ftpTakeover(t *testing.T, nat, syncExp, scanOnly bool) {
 		return
 	}
 	if err != nil {
-		t.Fatalf("data connection through B: %v\nB's table:\n%s", err, fwB.sh(t, "conntrack", "-L"))
+		t.Fatalf("data connection through B: %v\nB's table:\n%s", err, fwB.Run(t, "conntrack", "-L"))
 	}
 	defer data.Close()
 	var sdata net.Conn
@@ -298,7 +299,7 @@ func ftpTakeover(t *testing.T, nat, syncExp, scanOnly bool) {
 	if err != nil || !bytes.Equal(got, payload) {
 		t.Fatalf("data transfer through B: %d of %d bytes, %v", len(got), len(payload), err)
 	}
-	if out := fwB.sh(t, "conntrack", "-L", "-p", "tcp", "--dport", fmt.Sprint(ftp.dataPort)); !strings.Contains(out, "dport="+fmt.Sprint(ftp.dataPort)) {
+	if out := fwB.Run(t, "conntrack", "-L", "-p", "tcp", "--dport", fmt.Sprint(ftp.dataPort)); !strings.Contains(out, "dport="+fmt.Sprint(ftp.dataPort)) {
 		t.Fatalf("B tracks no data connection:\n%s", out)
 	}
 }

@@ -8,17 +8,18 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/netnstest"
 )
 
 // BenchmarkSinkApply measures entries per second installed into a
 // kernel neighbour table, in stream-sized batches of 256.
 func BenchmarkSinkApply(b *testing.B) {
 	needRoot(b)
-	ns := newNS(b, "bench")
-	ns.sh(b, "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lanp")
-	ns.sh(b, "ip", "addr", "add", "10.0.0.1/8", "dev", "lan0")
-	ns.sh(b, "ip", "link", "set", "lan0", "up")
-	sink, err := NewSink(SinkConfig{NetNS: ns.fd, IsLocal: func(netip.Addr) bool { return false }})
+	ns := netnstest.New(b, nsPrefix, "bench")
+	ns.Run(b, "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lanp")
+	ns.Run(b, "ip", "addr", "add", "10.0.0.1/8", "dev", "lan0")
+	ns.Run(b, "ip", "link", "set", "lan0", "up")
+	sink, err := NewSink(SinkConfig{NetNS: ns.FD, IsLocal: func(netip.Addr) bool { return false }})
 	if err != nil {
 		b.Fatal(err)
 	}

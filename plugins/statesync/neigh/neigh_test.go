@@ -10,39 +10,40 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/netnstest"
 )
 
 // lan is a bridge (in sw) joining the active A, the standby B and a host
 // H; A also has an HA link ha0 to a peer, which is never synced.
-type lan struct{ sw, a, b, h, peer *netNS }
+type lan struct{ sw, a, b, h, peer *netnstest.NS }
 
 func newLAN(t *testing.T) *lan {
-	l := &lan{sw: newNS(t, "sw"), a: newNS(t, "a"), b: newNS(t, "b"), h: newNS(t, "h"), peer: newNS(t, "peer")}
-	l.sw.sh(t, "ip", "link", "add", "br0", "type", "bridge")
-	l.sw.sh(t, "ip", "link", "set", "br0", "up")
+	l := &lan{sw: netnstest.New(t, nsPrefix, "sw"), a: netnstest.New(t, nsPrefix, "a"), b: netnstest.New(t, nsPrefix, "b"), h: netnstest.New(t, nsPrefix, "h"), peer: netnstest.New(t, nsPrefix, "peer")}
+	l.sw.Run(t, "ip", "link", "add", "br0", "type", "bridge")
+	l.sw.Run(t, "ip", "link", "set", "br0", "up")
 	for _, m := range []struct {
-		ns        *netNS
+		ns        *netnstest.NS
 		port, dev string
 		v4, v6    string
 	}{{l.a, "pa", "lan0", "10.210.0.1/24", "fd00:210::1/64"}, {l.b, "pb", "lan0", "10.210.0.2/24", "fd00:210::2/64"},
 		{l.h, "ph", "eth0", "10.210.0.10/24", "fd00:210::10/64"}} {
-		sh(t, "ip", "link", "add", m.port, "netns", l.sw.name, "type", "veth", "peer", "name", m.dev, "netns", m.ns.name)
-		l.sw.sh(t, "ip", "link", "set", m.port, "master", "br0", "up")
-		m.ns.sh(t, "ip", "addr", "add", m.v4, "dev", m.dev)
-		m.ns.sh(t, "ip", "-6", "addr", "add", m.v6, "dev", m.dev, "nodad")
-		m.ns.sh(t, "ip", "link", "set", m.dev, "up")
+		netnstest.Run(t, "ip", "link", "add", m.port, "netns", l.sw.Name, "type", "veth", "peer", "name", m.dev, "netns", m.ns.Name)
+		l.sw.Run(t, "ip", "link", "set", m.port, "master", "br0", "up")
+		m.ns.Run(t, "ip", "addr", "add", m.v4, "dev", m.dev)
+		m.ns.Run(t, "ip", "-6", "addr", "add", m.v6, "dev", m.dev, "nodad")
+		m.ns.Run(t, "ip", "link", "set", m.dev, "up")
 	}
-	sh(t, "ip", "link", "add", "ha0", "netns", l.a.name, "type", "veth", "peer", "name", "ha0", "netns", l.peer.name)
-	l.a.sh(t, "ip", "addr", "add", "10.211.0.1/24", "dev", "ha0")
-	l.peer.sh(t, "ip", "addr", "add", "10.211.0.2/24", "dev", "ha0")
-	l.a.sh(t, "ip", "link", "set", "ha0", "up")
-	l.peer.sh(t, "ip", "link", "set", "ha0", "up")
+	netnstest.Run(t, "ip", "link", "add", "ha0", "netns", l.a.Name, "type", "veth", "peer", "name", "ha0", "netns", l.peer.Name)
+	l.a.Run(t, "ip", "addr", "add", "10.211.0.1/24", "dev", "ha0")
+	l.peer.Run(t, "ip", "addr", "add", "10.211.0.2/24", "dev", "ha0")
+	l.a.Run(t, "ip", "link", "set", "ha0", "up")
+	l.peer.Run(t, "ip", "link", "set", "ha0", "up")
 	return l
 }
 
-func mac(t *testing.T, ns *netNS, dev string) net.HardwareAddr {
+func mac(t *testing.T, ns *netnstest.NS, dev string) net.HardwareAddr {
 	t.Helper()
-	m, err := net.ParseMAC(strings.TrimSpace(ns.sh(t, "cat", "/sys/class/net/"+dev+"/address")))
+	m, err := net.ParseMAC(strings.TrimSpace(ns.Run(t, "cat", "/sys/class/net/"+dev+"/address")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,11 +52,11 @@ func mac(t *testing.T, ns *netNS, dev string) net.HardwareAddr {
 
 // startWatch runs Watch and returns once it provably sees events: a probe
 // entry made with ip(8) shows up, and its deletion too.
-func startWatch(t *testing.T, ctx context.Context, src *Source, ns *netNS, dev string) *recorder {
+func startWatch(t *testing.T, ctx context.Context, src *Source, ns *netnstest.NS, dev string) *netnstest.Recorder {
 	t.Helper()
-	rec := &recorder{}
+	rec := &netnstest.Recorder{}
 	done := make(chan error, 1)
-	go func() { done <- src.Watch(ctx, rec.emit, rec.lostFn) }()
+	go func() { done <- src.Watch(ctx, rec.Emit, rec.Lost) }()
 	t.Cleanup(func() {
 		if err := <-done; err != nil {
 			t.Errorf("Watch: %v", err)
@@ -64,7 +65,7 @@ func startWatch(t *testing.T, ctx context.Context, src *Source, ns *netNS, dev s
 	probe := Entry{Ifname: dev, Addr: netip.MustParseAddr("10.210.0.99")}
 	key := string(AppendKey(nil, &probe))
 	seen := func(op channel.Op) bool {
-		for _, r := range rec.records() {
+		for _, r := range rec.Records() {
 			if string(r.Key) == key && r.Op == op {
 				return true
 			}
@@ -75,9 +76,9 @@ func startWatch(t *testing.T, ctx context.Context, src *Source, ns *netNS, dev s
 		if time.Now().After(deadline) {
 			t.Fatal("Watch never saw the probe entry")
 		}
-		ns.sh(t, "ip", "neigh", "replace", "10.210.0.99", "lladdr", "02:00:00:00:00:99", "dev", dev, "nud", "reachable")
+		ns.Run(t, "ip", "neigh", "replace", "10.210.0.99", "lladdr", "02:00:00:00:00:99", "dev", dev, "nud", "reachable")
 	}
-	ns.sh(t, "ip", "neigh", "del", "10.210.0.99", "dev", dev)
+	ns.Run(t, "ip", "neigh", "del", "10.210.0.99", "dev", dev)
 	for deadline := time.Now().Add(5 * time.Second); !seen(channel.Delete); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("Watch emitted no Delete for the deleted probe entry")
@@ -122,23 +123,23 @@ func TestTakeoverWithoutResolutionSYNC2(t *testing.T) {
 	needRoot(t)
 	l := newLAN(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	src, err := NewSource(SourceConfig{NetNS: l.a.fd, Interfaces: func(n string) bool { return n != "ha0" }})
+	src, err := NewSource(SourceConfig{NetNS: l.a.FD, Interfaces: func(n string) bool { return n != "ha0" }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := startWatch(t, ctx, src, l.a, "lan0")
 	t.Cleanup(cancel) // runs before startWatch's cleanup waits for Watch
-	for _, ns := range []*netNS{l.h, l.b, l.peer} {
-		ns.udpEcho(t)
+	for _, ns := range []*netnstest.NS{l.h, l.b, l.peer} {
+		udpEcho(t, ns)
 	}
 	for _, dst := range []string{"10.210.0.10", "fd00:210::10", "10.210.0.2", "10.211.0.2"} {
-		if err := l.a.reach(t, dst, 2*time.Second); err != nil {
+		if err := reach(t, l.a, dst, 2*time.Second); err != nil {
 			t.Fatalf("A cannot reach %s: %v", dst, err)
 		}
 	}
 	var got map[netip.Addr]Entry
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		got = upserts(t, rec.records())
+		got = upserts(t, rec.Records())
 		if _, ok := got[hostV6]; ok && len(got) >= 3 || time.Now().After(deadline) {
 			break
 		}
@@ -167,7 +168,7 @@ func TestTakeoverWithoutResolutionSYNC2(t *testing.T) {
 	}
 
 	// H stops answering resolutions: only a synced entry reaches it now.
-	l.h.nft(t, `
+	l.h.NFT(t, `
 table arp noresolve {
 	chain in {
 		type filter hook input priority 0;
@@ -181,12 +182,12 @@ table ip6 noresolve {
 	}
 }`)
 	for _, dst := range []string{"10.210.0.10", "fd00:210::10"} {
-		if err := l.b.reach(t, dst, time.Second); err == nil {
+		if err := reach(t, l.b, dst, time.Second); err == nil {
 			t.Fatalf("B reached %s without a synced entry: the test cannot tell sync from no sync", dst)
 		}
 	}
 	local := map[netip.Addr]bool{bV4: true, bV6: true, vip: true}
-	sink, err := NewSink(SinkConfig{NetNS: l.b.fd, IsLocal: func(a netip.Addr) bool { return local[a] }})
+	sink, err := NewSink(SinkConfig{NetNS: l.b.FD, IsLocal: func(a netip.Addr) bool { return local[a] }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +198,7 @@ table ip6 noresolve {
 	if st := sink.Stats(); st.SkippedLocal == 0 || st.Installed < 2 {
 		t.Fatalf("sink stats %+v: want B's own address skipped and H's entries installed", st)
 	}
-	out := l.b.sh(t, "ip", "neigh", "show", "dev", "lan0")
+	out := l.b.Run(t, "ip", "neigh", "show", "dev", "lan0")
 	for _, a := range []string{"10.210.0.10", "fd00:210::10"} {
 		re := regexp.MustCompile(regexp.QuoteMeta(a) + ` lladdr ` + hmac.String() + ` (STALE|DELAY) proto (0x74|116)`) // DELAY: the kernel sent the control attempt's queued datagram
 		if !re.MatchString(out) {
@@ -208,7 +209,7 @@ table ip6 noresolve {
 		t.Fatalf("B holds an entry for its own address or a permanent one:\n%s", out)
 	}
 	for _, dst := range []string{"10.210.0.10", "fd00:210::10"} {
-		if err := l.b.reach(t, dst, 2*time.Second); err != nil {
+		if err := reach(t, l.b, dst, 2*time.Second); err != nil {
 			t.Fatalf("B cannot reach %s with the synced entry: %v", dst, err)
 		}
 	}
@@ -220,36 +221,36 @@ table ip6 noresolve {
 // synced.
 func TestSourceWatchSYNC2(t *testing.T) {
 	needRoot(t)
-	a := newNS(t, "a")
-	a.sh(t, "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lanp")
-	a.sh(t, "ip", "addr", "add", "10.210.0.1/24", "dev", "lan0")
-	a.sh(t, "ip", "link", "set", "lan0", "up")
-	a.sh(t, "ip", "link", "set", "lanp", "up")
+	a := netnstest.New(t, nsPrefix, "a")
+	a.Run(t, "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lanp")
+	a.Run(t, "ip", "addr", "add", "10.210.0.1/24", "dev", "lan0")
+	a.Run(t, "ip", "link", "set", "lan0", "up")
+	a.Run(t, "ip", "link", "set", "lanp", "up")
 	ctx, cancel := context.WithCancel(context.Background())
-	src, err := NewSource(SourceConfig{NetNS: a.fd})
+	src, err := NewSource(SourceConfig{NetNS: a.FD})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := startWatch(t, ctx, src, a, "lan0")
 	t.Cleanup(cancel)
-	n0 := len(rec.records())
+	n0 := len(rec.Records())
 	step := func(want int, args ...string) []channel.Record {
 		t.Helper()
-		a.sh(t, append([]string{"ip", "neigh"}, args...)...)
-		a.sh(t, "ip", "neigh", "replace", "10.210.0.98", "lladdr", "02:00:00:00:00:98", "dev", "lan0", "nud", "reachable") // marker
+		a.Run(t, append([]string{"ip", "neigh"}, args...)...)
+		a.Run(t, "ip", "neigh", "replace", "10.210.0.98", "lladdr", "02:00:00:00:00:98", "dev", "lan0", "nud", "reachable") // marker
 		marker := UpsertRecord(&Entry{Ifname: "lan0", Addr: netip.MustParseAddr("10.210.0.98"), LLAddr: net.HardwareAddr{2, 0, 0, 0, 0, 0x98}})
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			recs := rec.records()[n0:]
+			recs := rec.Records()[n0:]
 			for i, r := range recs {
 				if string(r.Key) == string(marker.Key) {
 					got := recs[:i]
-					a.sh(t, "ip", "neigh", "del", "10.210.0.98", "dev", "lan0")
-					for deadline := time.Now().Add(5 * time.Second); len(rec.records()) < n0+i+2; time.Sleep(10 * time.Millisecond) {
+					a.Run(t, "ip", "neigh", "del", "10.210.0.98", "dev", "lan0")
+					for deadline := time.Now().Add(5 * time.Second); len(rec.Records()) < n0+i+2; time.Sleep(10 * time.Millisecond) {
 						if time.Now().After(deadline) {
 							t.Fatal("no Delete for the marker")
 						}
 					}
-					n0 = len(rec.records())
+					n0 = len(rec.Records())
 					if len(got) != want {
 						t.Fatalf("ip neigh %v: %d records, want %d: %+v", args, len(got), want, got)
 					}
@@ -282,15 +283,15 @@ func TestSourceWatchSYNC2(t *testing.T) {
 // and ignores Deletes of entries it did not install.
 func TestSinkReplaceSYNC7(t *testing.T) {
 	needRoot(t)
-	b := newNS(t, "b")
-	b.sh(t, "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lanp")
-	b.sh(t, "ip", "addr", "add", "10.220.0.2/24", "dev", "lan0")
-	b.sh(t, "ip", "link", "set", "lan0", "up")
-	b.sh(t, "ip", "link", "set", "lanp", "up")
-	b.sh(t, "ip", "neigh", "add", "10.220.0.50", "lladdr", "02:00:00:00:00:50", "dev", "lan0", "nud", "permanent")
-	b.sh(t, "ip", "neigh", "add", "10.220.0.60", "lladdr", "02:00:00:00:00:60", "dev", "lan0", "nud", "stale")
+	b := netnstest.New(t, nsPrefix, "b")
+	b.Run(t, "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lanp")
+	b.Run(t, "ip", "addr", "add", "10.220.0.2/24", "dev", "lan0")
+	b.Run(t, "ip", "link", "set", "lan0", "up")
+	b.Run(t, "ip", "link", "set", "lanp", "up")
+	b.Run(t, "ip", "neigh", "add", "10.220.0.50", "lladdr", "02:00:00:00:00:50", "dev", "lan0", "nud", "permanent")
+	b.Run(t, "ip", "neigh", "add", "10.220.0.60", "lladdr", "02:00:00:00:00:60", "dev", "lan0", "nud", "stale")
 	ctx := context.Background()
-	sink, err := NewSink(SinkConfig{NetNS: b.fd, IsLocal: func(a netip.Addr) bool { return a == netip.MustParseAddr("10.220.0.2") }})
+	sink, err := NewSink(SinkConfig{NetNS: b.FD, IsLocal: func(a netip.Addr) bool { return a == netip.MustParseAddr("10.220.0.2") }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +309,7 @@ func TestSinkReplaceSYNC7(t *testing.T) {
 	if st.Installed != 2 || st.Kept != 1 || st.SkippedLocal != 1 || st.UnknownInterface != 1 || sink.Count() != 2 {
 		t.Fatalf("stats %+v count %d: want 2 installed, 1 kept (permanent), 1 local, 1 unknown interface", st, sink.Count())
 	}
-	show := func() string { return b.sh(t, "ip", "neigh", "show", "dev", "lan0") }
+	show := func() string { return b.Run(t, "ip", "neigh", "show", "dev", "lan0") }
 	out := show()
 	if !strings.Contains(out, "10.220.0.70 lladdr 02:00:00:00:ee:01 STALE proto") {
 		t.Fatalf("the installed entry is not a tagged STALE one:\n%s", out)

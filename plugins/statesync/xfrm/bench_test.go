@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/netnstest"
 )
 
 // BenchmarkSAEncodeDecode measures the codec of a typical tunnel SA
@@ -31,8 +32,8 @@ func BenchmarkSAEncodeDecode(b *testing.B) {
 // kernel (UPDPOLICY, one request each).
 func BenchmarkPolicyApply(b *testing.B) {
 	needRoot(b)
-	ns := newNS(b, "bench")
-	sink, err := NewSink(SinkConfig{NetNS: ns.fd})
+	ns := netnstest.New(b, nsPrefix, "bench")
+	sink, err := NewSink(SinkConfig{NetNS: ns.FD})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"time"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/nlsock"
 )
 
 // xfrm netlink message types, groups and attributes
@@ -93,35 +94,18 @@ func malformed(format string, a ...any) error {
 // dial opens a NETLINK_XFRM socket in network namespace netns (0: the
 // caller's) joined to groups.
 func dial(netns int, groups ...uint32) (*netlink.Conn, error) {
-	c, err := netlink.Dial(unix.NETLINK_XFRM, &netlink.Config{NetNS: netns})
+	c, err := nlsock.Dial(unix.NETLINK_XFRM, "xfrm netlink", netns, groups...)
 	if err != nil {
-		return nil, fmt.Errorf("xfrm netlink socket: %w", err)
+		return nil, err
 	}
 	// The kernel's reason travels with errors ("Requested type not found").
 	_ = c.SetOption(netlink.ExtendedAcknowledge, true)
-	for _, g := range groups {
-		if err := c.JoinGroup(g); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("xfrm netlink join group %d: %w", g, err)
-		}
-	}
 	return c, nil
 }
 
 // execute sends m and returns the answers; ctx bounds the wait.
 func execute(ctx context.Context, c *netlink.Conn, m netlink.Message) ([]netlink.Message, error) {
-	if d, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(d)
-	} else {
-		_ = c.SetDeadline(time.Time{})
-	}
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	msgs, err := c.Execute(m)
-	if err != nil && ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	return msgs, err
+	return nlsock.Execute(ctx, c, m)
 }
 
 // addrAt reads an xfrm_address_t of family fam; family 0 gives the

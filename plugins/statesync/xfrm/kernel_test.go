@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/netnstest"
 )
 
 // TestKernelLayoutSYNC2 checks the struct offsets of the SA parser
@@ -19,10 +20,10 @@ import (
 // ip(8) set, and the Source skips it as larval.
 func TestKernelLayoutSYNC2(t *testing.T) {
 	needRoot(t)
-	ns := newNS(t, "layout")
-	ns.sh(t, "ip", "xfrm", "state", "allocspi", "src", "192.0.2.1", "dst", "198.51.100.1", "proto", "esp", "mode", "tunnel",
+	ns := netnstest.New(t, nsPrefix, "layout")
+	ns.Run(t, "ip", "xfrm", "state", "allocspi", "src", "192.0.2.1", "dst", "198.51.100.1", "proto", "esp", "mode", "tunnel",
 		"reqid", "7", "mark", "5", "mask", "0xff", "min", "0x1000", "max", "0x1fff")
-	c, err := dial(ns.fd)
+	c, err := dial(ns.FD)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,14 +37,14 @@ func TestKernelLayoutSYNC2(t *testing.T) {
 		sa.Mark != 5 || sa.MarkMask != 0xff || sa.SPI < 0x1000 || sa.SPI > 0x1fff || sa.Replay == nil {
 		t.Fatalf("parsed %+v", sa)
 	}
-	if out := ns.sh(t, "ip", "xfrm", "state"); !strings.Contains(out, fmt.Sprintf("spi 0x%08x", sa.SPI)) {
+	if out := ns.Run(t, "ip", "xfrm", "state"); !strings.Contains(out, fmt.Sprintf("spi 0x%08x", sa.SPI)) {
 		t.Fatalf("ip(8) shows another SPI than %#x:\n%s", sa.SPI, out)
 	}
 	// ip(8) leaves the selector family unset (it prints the SA's).
 	if sa.Selector.Family != 0 || sa.Selector.Src.String() != "192.0.2.1" || sa.Selector.Dst.String() != "198.51.100.1" || sa.Selector.PrefixD != 32 {
 		t.Fatalf("selector %+v", sa.Selector)
 	}
-	src, err := NewSource(SourceConfig{NetNS: ns.fd})
+	src, err := NewSource(SourceConfig{NetNS: ns.FD})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,18 +67,18 @@ var policies = [][]string{
 		"proto", "esp", "mode", "tunnel"},
 }
 
-func policyList(t *testing.T, ns *netNS) string {
+func policyList(t *testing.T, ns *netnstest.NS) string {
 	t.Helper()
-	return ns.sh(t, "ip", "xfrm", "policy", "list")
+	return ns.Run(t, "ip", "xfrm", "policy", "list")
 }
 
 // watchReady runs Watch and returns once it provably sees events: a
 // probe policy added with ip(8) shows up, and its deletion too.
-func watchReady(t *testing.T, ctx context.Context, src *Source, ns *netNS) *recorder {
+func watchReady(t *testing.T, ctx context.Context, src *Source, ns *netnstest.NS) *netnstest.Recorder {
 	t.Helper()
-	rec := &recorder{}
+	rec := &netnstest.Recorder{}
 	done := make(chan error, 1)
-	go func() { done <- src.Watch(ctx, rec.emit, rec.lostFn) }()
+	go func() { done <- src.Watch(ctx, rec.Emit, rec.Lost) }()
 	t.Cleanup(func() {
 		if err := <-done; err != nil {
 			t.Errorf("Watch: %v", err)
@@ -85,7 +86,7 @@ func watchReady(t *testing.T, ctx context.Context, src *Source, ns *netNS) *reco
 	})
 	probe := []string{"src", "10.99.0.0/24", "dst", "10.98.0.0/24", "dir", "out"}
 	seen := func(op channel.Op) bool {
-		for _, r := range rec.records() {
+		for _, r := range rec.Records() {
 			if p, err := DecodePolicyKey(r.Key); err == nil && r.Op == op && p.Selector.Src.String() == "10.99.0.0" {
 				return true
 			}
@@ -96,9 +97,9 @@ func watchReady(t *testing.T, ctx context.Context, src *Source, ns *netNS) *reco
 		if time.Now().After(deadline) {
 			t.Fatal("Watch never saw the probe policy")
 		}
-		ns.sh(t, append([]string{"ip", "xfrm", "policy", "update"}, probe...)...)
+		ns.Run(t, append([]string{"ip", "xfrm", "policy", "update"}, probe...)...)
 	}
-	ns.sh(t, append([]string{"ip", "xfrm", "policy", "delete"}, probe[:6]...)...)
+	ns.Run(t, append([]string{"ip", "xfrm", "policy", "delete"}, probe[:6]...)...)
 	for deadline := time.Now().Add(5 * time.Second); !seen(channel.Delete); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("Watch emitted no Delete for the probe policy")
@@ -114,12 +115,12 @@ func watchReady(t *testing.T, ctx context.Context, src *Source, ns *netNS) *reco
 // SPEC SYNC-7: the bulk sync (Snapshot, Replace) and the increments.
 func TestPolicySyncSYNC2(t *testing.T) {
 	needRoot(t)
-	a, b := newNS(t, "a"), newNS(t, "b")
+	a, b := netnstest.New(t, nsPrefix, "a"), netnstest.New(t, nsPrefix, "b")
 	for _, p := range policies {
-		a.sh(t, append([]string{"ip", "xfrm", "policy", "add"}, p...)...)
+		a.Run(t, append([]string{"ip", "xfrm", "policy", "add"}, p...)...)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	src, err := NewSource(SourceConfig{NetNS: a.fd, Refresh: 100 * time.Millisecond})
+	src, err := NewSource(SourceConfig{NetNS: a.FD, Refresh: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,12 +133,12 @@ func TestPolicySyncSYNC2(t *testing.T) {
 	if len(snap) != len(policies) {
 		t.Fatalf("Snapshot: %d records, want %d", len(snap), len(policies))
 	}
-	sink, err := NewSink(SinkConfig{NetNS: b.fd})
+	sink, err := NewSink(SinkConfig{NetNS: b.FD})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	b.sh(t, "ip", "xfrm", "policy", "add", "src", "10.50.0.0/24", "dst", "10.51.0.0/24", "dir", "out") // B's stale one
+	b.Run(t, "ip", "xfrm", "policy", "add", "src", "10.50.0.0/24", "dst", "10.51.0.0/24", "dir", "out") // B's stale one
 	if err := sink.Replace(ctx, snap); err != nil {
 		t.Fatalf("Replace: %v", err)
 	}
@@ -149,16 +150,16 @@ func TestPolicySyncSYNC2(t *testing.T) {
 	}
 
 	// Increments: add, update, delete on A reach B through Watch.
-	n0 := len(rec.records())
+	n0 := len(rec.Records())
 	step := func(args ...string) {
 		t.Helper()
-		a.sh(t, append([]string{"ip", "xfrm", "policy"}, args...)...)
-		for deadline := time.Now().Add(5 * time.Second); len(rec.records()) == n0; time.Sleep(10 * time.Millisecond) {
+		a.Run(t, append([]string{"ip", "xfrm", "policy"}, args...)...)
+		for deadline := time.Now().Add(5 * time.Second); len(rec.Records()) == n0; time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatalf("ip xfrm policy %v: no record", args)
 			}
 		}
-		recs := rec.records()
+		recs := rec.Records()
 		if err := sink.Apply(ctx, recs[n0:]); err != nil {
 			t.Fatalf("Apply: %v", err)
 		}
@@ -176,8 +177,8 @@ func TestPolicySyncSYNC2(t *testing.T) {
 	// The re-read every 100 ms re-sends nothing that did not change.
 	scans := src.Stats().Scans
 	time.Sleep(400 * time.Millisecond)
-	if st := src.Stats(); st.Scans < scans+2 || len(rec.records()) != n0 {
-		t.Fatalf("re-reads %d -> %d emitted %d records for unchanged policies", scans, st.Scans, len(rec.records())-n0)
+	if st := src.Stats(); st.Scans < scans+2 || len(rec.Records()) != n0 {
+		t.Fatalf("re-reads %d -> %d emitted %d records for unchanged policies", scans, st.Scans, len(rec.Records())-n0)
 	}
 }
 
@@ -193,8 +194,8 @@ func espArgs(spi string, k byte) []string {
 // installed by the Sink, reads back from the kernel exactly as it was.
 func TestPolicyKernelRoundTripSYNC2(t *testing.T) {
 	needRoot(t)
-	ns := newNS(t, "polrt")
-	sink, err := NewSink(SinkConfig{NetNS: ns.fd})
+	ns := netnstest.New(t, nsPrefix, "polrt")
+	sink, err := NewSink(SinkConfig{NetNS: ns.FD})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestPolicyKernelRoundTripSYNC2(t *testing.T) {
 	if err := sink.Apply(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
-	c, err := dial(ns.fd)
+	c, err := dial(ns.FD)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,8 +231,8 @@ func TestPolicyKernelRoundTripSYNC2(t *testing.T) {
 // in a throwaway namespace; otherwise it returns why not.
 func espSupported(t *testing.T) (bool, string) {
 	t.Helper()
-	ns := newNS(t, "espcheck")
-	out, err := ns.try(append([]string{"ip", "xfrm", "state", "add", "src", "192.0.2.1", "dst", "192.0.2.2"}, espArgs("0x100", 0x11)...)...)
+	ns := netnstest.New(t, nsPrefix, "espcheck")
+	out, err := ns.Try(append([]string{"ip", "xfrm", "state", "add", "src", "192.0.2.1", "dst", "192.0.2.2"}, espArgs("0x100", 0x11)...)...)
 	if err != nil {
 		return false, strings.TrimSpace(out)
 	}
@@ -246,8 +247,8 @@ func TestSinkSAErrorWithoutESP(t *testing.T) {
 	if ok, _ := espSupported(t); ok {
 		t.Skip("this kernel has ESP: TestSAInstallSYNC2 covers SA installation")
 	}
-	ns := newNS(t, "noesp")
-	sink, err := NewSink(SinkConfig{NetNS: ns.fd})
+	ns := netnstest.New(t, nsPrefix, "noesp")
+	sink, err := NewSink(SinkConfig{NetNS: ns.FD})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +283,7 @@ func TestSAInstallSYNC2(t *testing.T) {
 	if ok, why := espSupported(t); !ok {
 		t.Skipf("the kernel cannot hold an ESP SA (CONFIG_INET_ESP/esp4 missing?): ip xfrm state add answers %q", why)
 	}
-	a, b := newNS(t, "a"), newNS(t, "b")
+	a, b := netnstest.New(t, nsPrefix, "a"), netnstest.New(t, nsPrefix, "b")
 	aead := espArgs
 	sas := [][]string{
 		append(append([]string{"src", "192.0.2.1", "dst", "198.51.100.1"}, aead("0x1001", 0x11)...),
@@ -294,10 +295,10 @@ func TestSAInstallSYNC2(t *testing.T) {
 			"flag", "esn", "replay-window", "128", "replay-oseq", "16", "replay-oseq-hi", "2"),
 	}
 	for _, s := range sas {
-		a.sh(t, append([]string{"ip", "xfrm", "state", "add"}, s...)...)
+		a.Run(t, append([]string{"ip", "xfrm", "state", "add"}, s...)...)
 	}
 	ctx := context.Background()
-	src, err := NewSource(SourceConfig{NetNS: a.fd})
+	src, err := NewSource(SourceConfig{NetNS: a.FD})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +307,7 @@ func TestSAInstallSYNC2(t *testing.T) {
 		t.Fatalf("Snapshot: %d records, %v", len(snap), err)
 	}
 	const margin = 1 << 20
-	sink, err := NewSink(SinkConfig{NetNS: b.fd, OSeqMargin: margin})
+	sink, err := NewSink(SinkConfig{NetNS: b.FD, OSeqMargin: margin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,8 +315,8 @@ func TestSAInstallSYNC2(t *testing.T) {
 	if err := sink.Apply(ctx, snap); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
-	read := func(ns *netNS) map[uint32]SA {
-		c, err := dial(ns.fd)
+	read := func(ns *netnstest.NS) map[uint32]SA {
+		c, err := dial(ns.FD)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,18 +17,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/netnstest"
 	"github.com/tandem-ha/tandem/plugins/statesync/publish"
 	"github.com/tandem-ha/tandem/plugins/statesync/publish/client"
 	"github.com/tandem-ha/tandem/plugins/statesync/publish/publishtest"
 	"github.com/tandem-ha/tandem/plugins/statesync/publish/records"
 )
 
+// nsPrefix starts the names of the namespaces this package's tests create.
+const nsPrefix = "pubdhcp"
+
 // lab is a DHCP server namespace with dnsmasq on a bridge, and two unit
 // namespaces whose wan0 is on that bridge and whose ha0 links them for
 // the sync stream.
 type lab struct {
 	dir        string
-	srv, a, b  *netNS
+	srv, a, b  *netnstest.NS
 	pair       *publishtest.Pair
 	dnsmasqLog string
 	leaseFile  string
@@ -67,30 +71,30 @@ func buildClient(t *testing.T) string {
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	needRoot(t, "ip", "dnsmasq", "go")
+	netnstest.NeedRoot(t, "creates network namespaces, runs a DHCP server and configures addresses", "ip", "dnsmasq", "go")
 	l := &lab{dir: t.TempDir(), bin: buildClient(t)}
-	l.srv, l.a, l.b = newNS(t, "srv"), newNS(t, "a"), newNS(t, "b")
-	l.srv.sh(t, "ip", "link", "add", "br0", "type", "bridge")
-	l.srv.sh(t, "ip", "addr", "add", "10.77.0.1/24", "dev", "br0")
-	l.srv.sh(t, "ip", "link", "set", "br0", "up")
+	l.srv, l.a, l.b = netnstest.New(t, nsPrefix, "srv"), netnstest.New(t, nsPrefix, "a"), netnstest.New(t, nsPrefix, "b")
+	l.srv.Run(t, "ip", "link", "add", "br0", "type", "bridge")
+	l.srv.Run(t, "ip", "addr", "add", "10.77.0.1/24", "dev", "br0")
+	l.srv.Run(t, "ip", "link", "set", "br0", "up")
 	for _, u := range []struct {
-		ns   *netNS
+		ns   *netnstest.NS
 		port string
 		mac  string
 	}{{l.a, "pa", macA}, {l.b, "pb", macB}} {
-		sh(t, "ip", "-n", u.ns.name, "link", "add", "wan0", "address", u.mac, "type", "veth", "peer", "name", u.port, "netns", l.srv.name)
-		u.ns.sh(t, "ip", "link", "set", "wan0", "up")
-		l.srv.sh(t, "ip", "link", "set", u.port, "master", "br0")
-		l.srv.sh(t, "ip", "link", "set", u.port, "up")
+		netnstest.Run(t, "ip", "-n", u.ns.Name, "link", "add", "wan0", "address", u.mac, "type", "veth", "peer", "name", u.port, "netns", l.srv.Name)
+		u.ns.Run(t, "ip", "link", "set", "wan0", "up")
+		l.srv.Run(t, "ip", "link", "set", u.port, "master", "br0")
+		l.srv.Run(t, "ip", "link", "set", u.port, "up")
 	}
-	sh(t, "ip", "-n", l.a.name, "link", "add", "ha0", "type", "veth", "peer", "name", "ha0", "netns", l.b.name)
-	l.a.sh(t, "ip", "addr", "add", "169.254.77.1/30", "dev", "ha0")
-	l.b.sh(t, "ip", "addr", "add", "169.254.77.2/30", "dev", "ha0")
-	l.a.sh(t, "ip", "link", "set", "ha0", "up")
-	l.b.sh(t, "ip", "link", "set", "ha0", "up")
+	netnstest.Run(t, "ip", "-n", l.a.Name, "link", "add", "ha0", "type", "veth", "peer", "name", "ha0", "netns", l.b.Name)
+	l.a.Run(t, "ip", "addr", "add", "169.254.77.1/30", "dev", "ha0")
+	l.b.Run(t, "ip", "addr", "add", "169.254.77.2/30", "dev", "ha0")
+	l.a.Run(t, "ip", "link", "set", "ha0", "up")
+	l.b.Run(t, "ip", "link", "set", "ha0", "up")
 
 	l.dnsmasqLog, l.leaseFile = filepath.Join(l.dir, "dnsmasq.log"), filepath.Join(l.dir, "leases")
-	dm := l.srv.cmd("dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--user=root", "--port=0",
+	dm := l.srv.Command("dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--user=root", "--port=0",
 		"--interface=br0", "--bind-interfaces", "--dhcp-range=10.77.0.100,10.77.0.150,255.255.255.0,10m",
 		"--dhcp-option=option:router,10.77.0.1", "--dhcp-option=option:dns-server,10.77.0.53,10.77.0.54",
 		"--dhcp-option=option:domain-name,lab.test",
@@ -109,8 +113,8 @@ func newLab(t *testing.T) *lab {
 		}
 	})
 	// The sync stream runs on ha0, between the unit namespaces.
-	ca := l.a.listenUDP(t, "169.254.77.1:7035")
-	cb := l.b.listenUDP(t, "169.254.77.2:7035")
+	ca := l.a.ListenUDP(t, "169.254.77.1:7035")
+	cb := l.b.ListenUDP(t, "169.254.77.2:7035")
 	l.pair = publishtest.NewPair(t, []publish.ChannelConfig{publish.DefaultChannel(publish.ChannelDHCPClient)},
 		publishtest.Options{ConnA: ca, ConnB: cb, Dir: l.dir})
 	return l
@@ -139,10 +143,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func (l *lab) startClient(t *testing.T, ns *netNS, sock string, args ...string) *proc {
+func (l *lab) startClient(t *testing.T, ns *netnstest.NS, sock string, args ...string) *proc {
 	t.Helper()
 	p := &proc{out: &syncBuffer{}}
-	p.cmd = ns.cmd(append([]string{l.bin, "-interface", "wan0", "-socket", sock, "-timeout", "1s"}, args...)...)
+	p.cmd = ns.Command(append([]string{l.bin, "-interface", "wan0", "-socket", sock, "-timeout", "1s"}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -151,7 +155,7 @@ func (l *lab) startClient(t *testing.T, ns *netNS, sock string, args ...string) 
 		p.cmd.Process.Signal(syscall.SIGKILL)
 		p.cmd.Wait()
 		if t.Failed() {
-			t.Logf("tandem-dhcpc in %s:\n%s", ns.name, p.out.String())
+			t.Logf("tandem-dhcpc in %s:\n%s", ns.Name, p.out.String())
 		}
 	})
 	return p
@@ -187,8 +191,8 @@ func publishedLease(ctx context.Context, sock string) (*records.DHCPLease, strin
 }
 
 // addrOn lists the IPv4 addresses on wan0 of a namespace.
-func addrOn(t *testing.T, ns *netNS) string {
-	return ns.sh(t, "ip", "-4", "-o", "addr", "show", "dev", "wan0")
+func addrOn(t *testing.T, ns *netnstest.NS) string {
+	return ns.Run(t, "ip", "-4", "-o", "addr", "show", "dev", "wan0")
 }
 
 func (l *lab) log(t *testing.T) string {
@@ -250,7 +254,7 @@ func TestDHCPClientLeaseSurvivesTakeover(t *testing.T) {
 	pa.cmd.Process.Signal(syscall.SIGKILL)
 	pa.cmd.Wait()
 	l.pair.A.Stop()
-	l.a.sh(t, "ip", "link", "set", "wan0", "down")
+	l.a.Run(t, "ip", "link", "set", "wan0", "down")
 	if err := l.pair.B.Takeover(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +312,7 @@ func TestDHCPClientLeaseSurvivesTakeover(t *testing.T) {
 	// The address works from the new active: a TCP connection from it to
 	// the server side.
 	var ln net.Listener
-	l.srv.do(t, func() { ln, err = net.Listen("tcp", "10.77.0.1:0") })
+	l.srv.Do(t, func() { ln, err = net.Listen("tcp", "10.77.0.1:0") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +324,7 @@ func TestDHCPClientLeaseSurvivesTakeover(t *testing.T) {
 		}
 	}()
 	var peer []byte
-	l.b.do(t, func() {
+	l.b.Do(t, func() {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(addr)}, Timeout: 3 * time.Second}
 		var c net.Conn
 		if c, err = d.Dial("tcp", ln.Addr().String()); err == nil {

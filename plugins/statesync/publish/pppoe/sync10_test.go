@@ -7,12 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/netnstest"
 	"github.com/tandem-ha/tandem/plugins/statesync/publish"
 	"github.com/tandem-ha/tandem/plugins/statesync/publish/client"
 	"github.com/tandem-ha/tandem/plugins/statesync/publish/pppoe"
 	"github.com/tandem-ha/tandem/plugins/statesync/publish/publishtest"
 	"github.com/tandem-ha/tandem/plugins/statesync/publish/records"
 )
+
+// nsPrefix starts the names of the namespaces this package's tests create.
+const nsPrefix = "pubpppoe"
 
 // ac is a small access concentrator's discovery stage: it offers, grants
 // session ids in order and records the PADTs it receives.
@@ -77,44 +81,44 @@ func sessionStr(id uint16) string { return fmt.Sprintf("session %#04x", id) }
 // replicated server MAC, from the pair's virtual MAC) and dials a new
 // session, which it publishes.
 func TestPPPoETakeoverClosesOldSessionAndDials(t *testing.T) {
-	needRoot(t, "ip")
-	acNS, a, b := newNS(t, "ac"), newNS(t, "a"), newNS(t, "b")
-	acNS.sh(t, "ip", "link", "add", "br0", "type", "bridge")
-	acNS.sh(t, "ip", "link", "set", "br0", "up")
+	netnstest.NeedRoot(t, "creates network namespaces, opens packet sockets", "ip")
+	acNS, a, b := netnstest.New(t, nsPrefix, "ac"), netnstest.New(t, nsPrefix, "a"), netnstest.New(t, nsPrefix, "b")
+	acNS.Run(t, "ip", "link", "add", "br0", "type", "bridge")
+	acNS.Run(t, "ip", "link", "set", "br0", "up")
 	const vmac = "02:00:5e:10:00:01" // the pair's virtual MAC on the WAN
 	for _, u := range []struct {
-		ns   *netNS
+		ns   *netnstest.NS
 		port string
 	}{{a, "pa"}, {b, "pb"}} {
-		sh(t, "ip", "-n", u.ns.name, "link", "add", "wan0", "address", vmac, "type", "veth", "peer", "name", u.port, "netns", acNS.name)
-		acNS.sh(t, "ip", "link", "set", u.port, "master", "br0")
-		acNS.sh(t, "ip", "link", "set", u.port, "up")
+		netnstest.Run(t, "ip", "-n", u.ns.Name, "link", "add", "wan0", "address", vmac, "type", "veth", "peer", "name", u.port, "netns", acNS.Name)
+		acNS.Run(t, "ip", "link", "set", u.port, "master", "br0")
+		acNS.Run(t, "ip", "link", "set", u.port, "up")
 	}
-	a.sh(t, "ip", "link", "set", "wan0", "up") // B's WAN stays down while it is standby
-	sh(t, "ip", "-n", a.name, "link", "add", "ha0", "type", "veth", "peer", "name", "ha0", "netns", b.name)
-	a.sh(t, "ip", "addr", "add", "169.254.78.1/30", "dev", "ha0")
-	b.sh(t, "ip", "addr", "add", "169.254.78.2/30", "dev", "ha0")
-	a.sh(t, "ip", "link", "set", "ha0", "up")
-	b.sh(t, "ip", "link", "set", "ha0", "up")
+	a.Run(t, "ip", "link", "set", "wan0", "up") // B's WAN stays down while it is standby
+	netnstest.Run(t, "ip", "-n", a.Name, "link", "add", "ha0", "type", "veth", "peer", "name", "ha0", "netns", b.Name)
+	a.Run(t, "ip", "addr", "add", "169.254.78.1/30", "dev", "ha0")
+	b.Run(t, "ip", "addr", "add", "169.254.78.2/30", "dev", "ha0")
+	a.Run(t, "ip", "link", "set", "ha0", "up")
+	b.Run(t, "ip", "link", "set", "ha0", "up")
 
 	server := &ac{next: 0x2a00, open: map[uint16]string{}}
 	var err error
-	acNS.do(t, func() { server.conn, err = pppoe.Open("br0") })
+	acNS.Do(t, func() { server.conn, err = pppoe.Open("br0") })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer server.conn.Close()
 	go server.serve()
-	acMAC := acNS.sh(t, "cat", "/sys/class/net/br0/address")
+	acMAC := acNS.Run(t, "cat", "/sys/class/net/br0/address")
 
 	pair := publishtest.NewPair(t, []publish.ChannelConfig{publish.DefaultChannel(publish.ChannelPPPoE)},
-		publishtest.Options{ConnA: a.listenUDP(t, "169.254.78.1:7036"), ConnB: b.listenUDP(t, "169.254.78.2:7036")})
+		publishtest.Options{ConnA: a.ListenUDP(t, "169.254.78.1:7036"), ConnB: b.ListenUDP(t, "169.254.78.2:7036")})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
 	// Unit A dials and publishes.
 	var ca *pppoe.Conn
-	a.do(t, func() { ca, err = pppoe.Open("wan0") })
+	a.Do(t, func() { ca, err = pppoe.Open("wan0") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,13 +165,13 @@ func TestPPPoETakeoverClosesOldSessionAndDials(t *testing.T) {
 
 	// A dies; B comes up on the WAN with the virtual MAC and takes over.
 	pair.A.Stop()
-	a.sh(t, "ip", "link", "set", "wan0", "down")
-	b.sh(t, "ip", "link", "set", "wan0", "up")
+	a.Run(t, "ip", "link", "set", "wan0", "down")
+	b.Run(t, "ip", "link", "set", "wan0", "up")
 	if err := pair.B.Takeover(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var cb *pppoe.Conn
-	b.do(t, func() { cb, err = pppoe.Open("wan0") })
+	b.Do(t, func() { cb, err = pppoe.Open("wan0") })
 	if err != nil {
 		t.Fatal(err)
 	}
