@@ -33,6 +33,9 @@ func Dial(proto int, name string, netns int, groups ...uint32) (*netlink.Conn, e
 // deadline becomes the socket's, and cancelling it ends the wait with
 // ctx.Err().
 func Execute(ctx context.Context, c *netlink.Conn, m netlink.Message) ([]netlink.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if d, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(d)
 	} else {
