@@ -89,6 +89,9 @@ func haCmd(ctx context.Context, c api, args []string, out io.Writer) error {
 		return enc.Encode(st)
 	}
 	printHA(out, st)
+	if st.Running {
+		printSyncSummary(ctx, c, out)
+	}
 	return nil
 }
 

@@ -46,13 +46,9 @@ func syncCmd(ctx context.Context, c api, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	raw, err := c.State(ctx, "/statesync")
+	s, err := readSync(ctx, c)
 	if err != nil {
 		return err
-	}
-	var s syncState
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return fmt.Errorf("state /statesync: %w", err)
 	}
 	ss := s.Statesync
 	bulk := "bulk sync complete"
@@ -81,4 +77,42 @@ func orZero(n json.Number) string {
 		return "0"
 	}
 	return n.String()
+}
+
+// readSync reads the /statesync state subtree.
+func readSync(ctx context.Context, c api) (syncState, error) {
+	var s syncState
+	raw, err := c.State(ctx, "/statesync")
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return s, fmt.Errorf("state /statesync: %w", err)
+	}
+	return s, nil
+}
+
+// printSyncSummary adds the stateful sync sequence ids and counters to
+// `ha status` (OBS-1); `sync status` has the details.
+func printSyncSummary(ctx context.Context, c api, out io.Writer) {
+	s, err := readSync(ctx, c)
+	if err != nil || len(s.Statesync.Channels.Channel) == 0 {
+		fmt.Fprintln(out, "stateful sync: off or not running")
+		return
+	}
+	bulk := "bulk sync complete"
+	if !s.Statesync.State.BulkSyncComplete {
+		bulk = "BULK SYNC NOT COMPLETE"
+	}
+	var entries, sent, acked, losses, resyncs uint64
+	num := func(n json.Number) uint64 { v, _ := strconv.ParseUint(n.String(), 10, 64); return v }
+	for _, ch := range s.Statesync.Channels.Channel {
+		v := ch.State
+		entries += num(v.Entries)
+		sent, acked = max(sent, num(v.SentSequence)), max(acked, num(v.AckedSequence))
+		losses += num(v.Losses)
+		resyncs = max(resyncs, num(v.Resyncs))
+	}
+	fmt.Fprintf(out, "stateful sync: %s; %d channels, %d entries held; sequence %d sent, %d acknowledged; %d losses, %d resyncs (tandemctl sync status)\n",
+		bulk, len(s.Statesync.Channels.Channel), entries, sent, acked, losses, resyncs)
 }

@@ -270,6 +270,7 @@ func raiseFileLimit(t *testing.T, n uint64) {
 }
 
 // SPEC: SYNC-7
+// SPEC: OBS-1
 // SPEC: OBS-2
 // A unit that comes back (rebooted after a power loss) rejoins as
 // standby and receives a full bulk sync before increments: the event log
@@ -289,6 +290,9 @@ func TestRejoinedUnitGetsABulkSync(t *testing.T) {
 	l.fw1.eventually("the rejoined unit holds the running session", 5*time.Second, func() bool {
 		return conntrackCount(t, l.fw1.ns, "-p", "tcp", "--dport", "5104", "--state", "ESTABLISHED") == 1
 	})
+	if st := l.ctl("fw1", "ha", "status"); !strings.Contains(st, "stateful sync: bulk sync complete") {
+		t.Errorf("ha status of the rejoined unit lacks its sync state (OBS-1):\n%s", st)
+	}
 	if ev := l.ctl("fw1", "events"); !strings.Contains(ev, "bulk-sync-received-end") {
 		t.Errorf("fw1's event log lacks bulk-sync-received-end:\n%s", ev)
 	}
