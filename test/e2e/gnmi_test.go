@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,44 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tandem-ha/tandem/northbound/auth"
-	"github.com/tandem-ha/tandem/northbound/local"
 )
-
-// gnmiLabCount numbers the labs of this file; their names start with e2g.
-var gnmiLabCount int
-
-// startGNMIPair builds a lab pair named for this file and waits until fw1
-// is active and fw2 standby.
-func startGNMIPair(t *testing.T) *pairLab {
-	t.Helper()
-	gnmiLabCount++
-	l := &pairLab{t: t, name: fmt.Sprintf("e2g%d-%d", os.Getpid()%100000, gnmiLabCount), dir: filepath.Join(t.TempDir(), "lab")}
-	if out, err := labCtl(t, l.name, l.dir, "up", "-bin", bin); err != nil {
-		t.Fatalf("lab up: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, u := range []string{"fw1", "fw2"} {
-				if b, err := os.ReadFile(filepath.Join(l.dir, u+".log")); err == nil {
-					t.Logf("%s log:\n%s", u, b)
-				}
-			}
-		}
-		if out, err := labCtl(t, l.name, l.dir, "down"); err != nil {
-			t.Errorf("lab down: %v\n%s", err, out)
-		}
-	})
-	l.fw1 = &unit{t: t, ns: l.name + "-fw1"}
-	l.fw2 = &unit{t: t, ns: l.name + "-fw2"}
-	l.clients = map[string]*local.Client{
-		"fw1": local.NewClient(filepath.Join(l.dir, "fw1.sock")),
-		"fw2": local.NewClient(filepath.Join(l.dir, "fw2.sock")),
-	}
-	l.fw1.eventually("the pair elects fw1 active", 15*time.Second, func() bool {
-		return l.role("fw1") == "active" && l.role("fw2") == "standby"
-	})
-	return l
-}
 
 // inNamespace returns a dialer whose sockets live in network namespace ns
 // (the lab's client host), so the test reaches the units as a management
@@ -207,7 +169,7 @@ func (s *gnmiStream) nextValue(t *testing.T, within time.Duration) string {
 // new role, active. (fw1's stream just goes silent: with its ports down
 // not even a reset reaches the client.)
 func TestGNMIRoleChangeOnKill(t *testing.T) {
-	l := startGNMIPair(t)
+	l := startPair(t)
 	c1 := l.gnmiClient("fw1", "192.0.2.2:9339")
 	c2 := l.gnmiClient("fw2", "192.0.2.3:9339")
 	s1 := subscribeOnChange(t, c1, "/ha/state/role")

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tandem-ha/tandem/northbound/local"
 )
 
 // netconfTestdata is the directory of the NETCONF client scripts.
@@ -90,38 +88,6 @@ func TestNetconfWithNcclient(t *testing.T) {
 	}
 }
 
-// startNetconfPair builds a lab pair named for this file and waits until
-// fw1 is active and fw2 standby.
-func startNetconfPair(t *testing.T) *pairLab {
-	t.Helper()
-	l := &pairLab{t: t, name: fmt.Sprintf("e2nc%d", os.Getpid()%100000), dir: filepath.Join(t.TempDir(), "lab")}
-	if out, err := labCtl(t, l.name, l.dir, "up", "-bin", bin); err != nil {
-		t.Fatalf("lab up: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, u := range []string{"fw1", "fw2"} {
-				if b, err := os.ReadFile(filepath.Join(l.dir, u+".log")); err == nil {
-					t.Logf("%s log:\n%s", u, b)
-				}
-			}
-		}
-		if out, err := labCtl(t, l.name, l.dir, "down"); err != nil {
-			t.Errorf("lab down: %v\n%s", err, out)
-		}
-	})
-	l.fw1 = &unit{t: t, ns: l.name + "-fw1"}
-	l.fw2 = &unit{t: t, ns: l.name + "-fw2"}
-	l.clients = map[string]*local.Client{
-		"fw1": local.NewClient(filepath.Join(l.dir, "fw1.sock")),
-		"fw2": local.NewClient(filepath.Join(l.dir, "fw2.sock")),
-	}
-	l.fw1.eventually("the pair elects fw1 active", 20*time.Second, func() bool {
-		return l.role("fw1") == "active" && l.role("fw2") == "standby"
-	})
-	return l
-}
-
 var recap = regexp.MustCompile(`(?m)^(fw\d)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)`)
 
 // An Ansible playbook (ansible.netcommon.netconf_config and netconf_get)
@@ -137,7 +103,7 @@ func TestNetconfAnsibleAndRolesOnThePair(t *testing.T) {
 	if err != nil {
 		t.Skip("skipping: ansible-playbook is not installed (Debian package ansible; scripts/deps.sh installs it)")
 	}
-	l := startNetconfPair(t)
+	l := startPair(t)
 	pw1, pw2 := password(t, filepath.Join(l.dir, "fw1")), password(t, filepath.Join(l.dir, "fw2"))
 	work := t.TempDir()
 	inv := filepath.Join(work, "inventory.ini")
