@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/nlsock"
 )
 
 // ChannelName is the channel's name, the tandem-statesync category.
@@ -185,27 +186,7 @@ func (s *Source) Watch(ctx context.Context, emit func(channel.Record), lost func
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type batch struct {
-		msgs []netlink.Message
-		err  error
-	}
-	events := make(chan batch, 64)
-	go func() {
-		defer c.Close()
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		defer stop()
-		for {
-			msgs, err := c.Receive()
-			select {
-			case events <- batch{msgs, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil && !errors.Is(err, unix.ENOBUFS) {
-				return
-			}
-		}
-	}()
+	events := nlsock.Receive(ctx, c)
 	tick := time.NewTicker(s.cfg.Refresh)
 	defer tick.Stop()
 	for {
@@ -216,16 +197,16 @@ func (s *Source) Watch(ctx context.Context, emit func(channel.Record), lost func
 			switch {
 			case ctx.Err() != nil:
 				return nil
-			case errors.Is(b.err, unix.ENOBUFS):
+			case errors.Is(b.Err, unix.ENOBUFS):
 				s.overruns.Add(1)
 				s.log.Warn("statesync expectations: event socket overrun, changes lost")
 				lost("expectation event socket overrun (ENOBUFS)")
 				continue
-			case b.err != nil:
-				return fmt.Errorf("expectation watch: %w", b.err)
+			case b.Err != nil:
+				return fmt.Errorf("expectation watch: %w", b.Err)
 			}
 			s.mu.Lock()
-			for _, m := range b.msgs {
+			for _, m := range b.Msgs {
 				s.event(m, emit)
 			}
 			s.mu.Unlock()

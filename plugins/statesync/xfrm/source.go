@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/nlsock"
 )
 
 // ChannelName is the channel's name, the tandem-statesync category.
@@ -206,27 +207,7 @@ func (s *Source) Watch(ctx context.Context, emit func(channel.Record), lost func
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type batch struct {
-		msgs []netlink.Message
-		err  error
-	}
-	events := make(chan batch, 64)
-	go func() {
-		defer c.Close()
-		stop := context.AfterFunc(ctx, func() { c.Close() })
-		defer stop()
-		for {
-			msgs, err := c.Receive()
-			select {
-			case events <- batch{msgs, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil && !errors.Is(err, unix.ENOBUFS) {
-				return
-			}
-		}
-	}()
+	events := nlsock.Receive(ctx, c)
 	tick := time.NewTicker(s.cfg.Refresh)
 	defer tick.Stop()
 	var early <-chan time.Time // a pending re-read asked for by events
@@ -267,17 +248,17 @@ func (s *Source) Watch(ctx context.Context, emit func(channel.Record), lost func
 			switch {
 			case ctx.Err() != nil:
 				return nil
-			case errors.Is(b.err, unix.ENOBUFS):
+			case errors.Is(b.Err, unix.ENOBUFS):
 				s.overruns.Add(1)
 				s.log.Warn("statesync ipsec: event socket overrun, changes lost")
 				lost("ipsec event socket overrun (ENOBUFS)")
 				continue
-			case b.err != nil:
-				return fmt.Errorf("ipsec watch: %w", b.err)
+			case b.Err != nil:
+				return fmt.Errorf("ipsec watch: %w", b.Err)
 			}
 			rescan := false
 			s.mu.Lock()
-			for _, m := range b.msgs {
+			for _, m := range b.Msgs {
 				rescan = s.event(m, emit) || rescan
 			}
 			s.mu.Unlock()

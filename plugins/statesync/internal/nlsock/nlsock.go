@@ -6,10 +6,12 @@ package nlsock
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Dial opens a netlink socket of protocol proto (unix.NETLINK_*) in
@@ -48,4 +50,34 @@ func Execute(ctx context.Context, c *netlink.Conn, m netlink.Message) ([]netlink
 		return nil, ctx.Err()
 	}
 	return msgs, err
+}
+
+// Batch is what one read of an event socket returned.
+type Batch struct {
+	Msgs []netlink.Message
+	Err  error
+}
+
+// Receive reads c in a goroutine and delivers each read, until ctx ends
+// or a read fails with anything but ENOBUFS (an overrun, after which the
+// socket is still usable); it owns c and closes it then.
+func Receive(ctx context.Context, c *netlink.Conn) <-chan Batch {
+	events := make(chan Batch, 64)
+	go func() {
+		defer c.Close()
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		defer stop()
+		for {
+			msgs, err := c.Receive()
+			select {
+			case events <- Batch{msgs, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil && !errors.Is(err, unix.ENOBUFS) {
+				return
+			}
+		}
+	}()
+	return events
 }
