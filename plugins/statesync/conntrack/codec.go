@@ -3,10 +3,10 @@ package conntrack
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net/netip"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/recdec"
 )
 
 // CodecVersion is the version byte that starts every key and value. A
@@ -137,75 +137,19 @@ func DeleteRecord(f *Flow) channel.Record {
 }
 
 // decoder reads a record; the first error sticks.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(format string, a ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: "+format, append([]any{ErrCodec}, a...)...)
-	}
-}
-
-func (d *decoder) bytes(n int, what string) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if len(d.b) < n {
-		d.fail("%s: need %d bytes, have %d", what, n, len(d.b))
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) u8(what string) uint8 {
-	if v := d.bytes(1, what); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (d *decoder) be16(what string) uint16 {
-	if v := d.bytes(2, what); v != nil {
-		return binary.BigEndian.Uint16(v)
-	}
-	return 0
-}
-
-func (d *decoder) be32(what string) uint32 {
-	if v := d.bytes(4, what); v != nil {
-		return binary.BigEndian.Uint32(v)
-	}
-	return 0
-}
-
-func (d *decoder) uvarint32(what string) uint32 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > 1<<32-1 || n != len(binary.AppendUvarint(nil, v)) {
-		d.fail("%s: bad, oversized or non-minimal varint", what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return uint32(v)
-}
+type decoder struct{ recdec.Decoder }
 
 func (d *decoder) version(what string) {
-	if v := d.u8(what + " version"); d.err == nil && v != CodecVersion {
-		d.fail("%s version %d, this unit speaks %d", what, v, CodecVersion)
+	if v := d.U8(what + " version"); d.Err == nil && v != CodecVersion {
+		d.Fail("%s version %d, this unit speaks %d", what, v, CodecVersion)
 	}
 }
 
 func (d *decoder) tupleBody(t *Tuple, alen int, what string) {
-	src := d.bytes(alen, what+" source address")
-	dst := d.bytes(alen, what+" destination address")
-	l4 := d.bytes(4, what+" layer 4 identity")
-	if d.err != nil {
+	src := d.Bytes(alen, what+" source address")
+	dst := d.Bytes(alen, what+" destination address")
+	l4 := d.Bytes(4, what+" layer 4 identity")
+	if d.Err != nil {
 		return
 	}
 	t.Src, _ = netip.AddrFromSlice(src)
@@ -219,36 +163,36 @@ func (d *decoder) tupleBody(t *Tuple, alen int, what string) {
 		t.DstPort = binary.BigEndian.Uint16(l4[2:])
 	default:
 		if binary.BigEndian.Uint32(l4) != 0 {
-			d.fail("%s: protocol %d has no ports but they are set", what, t.Proto)
+			d.Fail("%s: protocol %d has no ports but they are set", what, t.Proto)
 		}
 	}
 }
 
 // DecodeKey decodes a record key into the original tuple and zone.
 func DecodeKey(key []byte) (orig Tuple, zone uint16, alen int, err error) {
-	d := decoder{b: key}
+	d := decoder{recdec.Decoder{B: key, Sentinel: ErrCodec}}
 	d.version("key")
-	fam := d.u8("key family")
-	orig.Proto = d.u8("key protocol")
-	zone = d.be16("key zone")
-	if d.err == nil {
+	fam := d.U8("key family")
+	orig.Proto = d.U8("key protocol")
+	zone = d.BE16("key zone")
+	if d.Err == nil {
 		switch fam {
 		case 4:
 			alen = 4
 		case 6:
 			alen = 16
 		default:
-			d.fail("key family %d, want 4 or 6", fam)
+			d.Fail("key family %d, want 4 or 6", fam)
 		}
 	}
-	if d.err == nil && !Supported(orig.Proto) {
-		d.fail("key protocol %d is not synced", orig.Proto)
+	if d.Err == nil && !Supported(orig.Proto) {
+		d.Fail("key protocol %d is not synced", orig.Proto)
 	}
 	d.tupleBody(&orig, alen, "key")
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("key has %d trailing bytes", len(d.b))
+	if d.Err == nil && len(d.B) != 0 {
+		d.Fail("key has %d trailing bytes", len(d.B))
 	}
-	return orig, zone, alen, d.err
+	return orig, zone, alen, d.Err
 }
 
 // Decode decodes an Upsert record's key and value into a Flow. It accepts
@@ -262,60 +206,60 @@ func Decode(key, value []byte) (Flow, error) {
 	if err != nil {
 		return Flow{}, err
 	}
-	d := decoder{b: value}
+	d := decoder{recdec.Decoder{B: value, Sentinel: ErrCodec}}
 	d.version("value")
-	fields := d.u8("value fields")
-	if d.err == nil && fields&^fieldsKnown != 0 {
-		d.fail("value has unknown field bits %#x", fields&^fieldsKnown)
+	fields := d.U8("value fields")
+	if d.Err == nil && fields&^fieldsKnown != 0 {
+		d.Fail("value has unknown field bits %#x", fields&^fieldsKnown)
 	}
-	f.Status = Status(d.uvarint32("status"))
-	f.Timeout = d.uvarint32("timeout")
+	f.Status = Status(d.Uvarint32("status"))
+	f.Timeout = d.Uvarint32("timeout")
 	if fields&fieldMark != 0 {
-		if f.Mark = d.uvarint32("mark"); d.err == nil && f.Mark == 0 {
-			d.fail("mark field present but zero")
+		if f.Mark = d.Uvarint32("mark"); d.Err == nil && f.Mark == 0 {
+			d.Fail("mark field present but zero")
 		}
 	}
 	if fields&fieldReply != 0 {
 		f.Reply.Proto = f.Orig.Proto
-		if d.tupleBody(&f.Reply, alen, "reply tuple"); d.err == nil && f.Reply == f.Orig.Inverse() {
-			d.fail("reply tuple present but not translated")
+		if d.tupleBody(&f.Reply, alen, "reply tuple"); d.Err == nil && f.Reply == f.Orig.Inverse() {
+			d.Fail("reply tuple present but not translated")
 		}
 	} else {
 		f.Reply = f.Orig.Inverse()
 	}
 	if fields&fieldLabels != 0 {
-		n := int(d.u8("labels length"))
-		if d.err == nil && (n == 0 || n > labelsMaxBytes || n%4 != 0) {
-			d.fail("labels length %d, want 4, 8, 12 or 16", n)
+		n := int(d.U8("labels length"))
+		if d.Err == nil && (n == 0 || n > labelsMaxBytes || n%4 != 0) {
+			d.Fail("labels length %d, want 4, 8, 12 or 16", n)
 		}
-		if l := d.bytes(n, "labels"); l != nil {
+		if l := d.Bytes(n, "labels"); l != nil {
 			f.Labels = append([]byte(nil), l...)
 		}
 	}
 	if n := bitsSet(fields & (fieldTCP | fieldSCTP | fieldDCCP)); n > 1 {
-		d.fail("value has %d protocol infos, want at most one", n)
+		d.Fail("value has %d protocol infos, want at most one", n)
 	}
 	d.protoinfo(&f, fields)
 	if fields&fieldHelper != 0 {
-		n := int(d.u8("helper length"))
-		if d.err == nil && (n == 0 || n > helperNameMax) {
-			d.fail("helper name length %d, want 1 to %d", n, helperNameMax)
+		n := int(d.U8("helper length"))
+		if d.Err == nil && (n == 0 || n > helperNameMax) {
+			d.Fail("helper name length %d, want 1 to %d", n, helperNameMax)
 		}
-		if h := d.bytes(n, "helper name"); h != nil {
+		if h := d.Bytes(n, "helper name"); h != nil {
 			for _, c := range h {
 				if c <= ' ' || c > '~' {
-					d.fail("helper name has byte %#x", c)
+					d.Fail("helper name has byte %#x", c)
 					break
 				}
 			}
 			f.Helper = string(h)
 		}
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("value has %d trailing bytes", len(d.b))
+	if d.Err == nil && len(d.B) != 0 {
+		d.Fail("value has %d trailing bytes", len(d.B))
 	}
-	if d.err != nil {
-		return Flow{}, d.err
+	if d.Err != nil {
+		return Flow{}, d.Err
 	}
 	return f, nil
 }
@@ -325,35 +269,35 @@ func (d *decoder) protoinfo(f *Flow, fields byte) {
 	switch {
 	case fields&fieldTCP != 0:
 		if p != ProtoTCP {
-			d.fail("TCP info on protocol %d", p)
+			d.Fail("TCP info on protocol %d", p)
 			return
 		}
-		b := d.bytes(5, "TCP info")
+		b := d.Bytes(5, "TCP info")
 		if b == nil {
 			return
 		}
 		t := &TCPInfo{State: b[0], WScaleOrig: b[1], WScaleReply: b[2], FlagsOrig: b[3], FlagsReply: b[4]}
 		if t.State > TCPSynSent2 || t.WScaleOrig > 14 || t.WScaleReply > 14 {
-			d.fail("TCP state %d or window scale %d/%d out of range", t.State, t.WScaleOrig, t.WScaleReply)
+			d.Fail("TCP state %d or window scale %d/%d out of range", t.State, t.WScaleOrig, t.WScaleReply)
 			return
 		}
 		f.TCP = t
 	case fields&fieldSCTP != 0:
 		if p != ProtoSCTP {
-			d.fail("SCTP info on protocol %d", p)
+			d.Fail("SCTP info on protocol %d", p)
 			return
 		}
-		s := &SCTPInfo{State: d.u8("SCTP state"), VTagOrig: d.be32("SCTP tag"), VTagReply: d.be32("SCTP reply tag")}
-		if d.err == nil && s.State >= sctpStates {
-			d.fail("SCTP state %d out of range", s.State)
+		s := &SCTPInfo{State: d.U8("SCTP state"), VTagOrig: d.BE32("SCTP tag"), VTagReply: d.BE32("SCTP reply tag")}
+		if d.Err == nil && s.State >= sctpStates {
+			d.Fail("SCTP state %d out of range", s.State)
 		}
 		f.SCTP = s
 	case fields&fieldDCCP != 0:
 		if p != ProtoDCCP {
-			d.fail("DCCP info on protocol %d", p)
+			d.Fail("DCCP info on protocol %d", p)
 			return
 		}
-		b := d.bytes(10, "DCCP info")
+		b := d.Bytes(10, "DCCP info")
 		if b == nil {
 			return
 		}

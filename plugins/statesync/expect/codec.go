@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/recdec"
 )
 
 // CodecVersion starts every key and value; a decoder refuses any other.
@@ -169,81 +170,32 @@ func DeleteRecord(x *Expectation) channel.Record {
 }
 
 // decoder reads a record; the first error sticks.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(format string, a ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: "+format, append([]any{ErrCodec}, a...)...)
-	}
-}
-
-func (d *decoder) bytes(n int, what string) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if len(d.b) < n {
-		d.fail("%s: need %d bytes, have %d", what, n, len(d.b))
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) u8(what string) uint8 {
-	if v := d.bytes(1, what); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (d *decoder) be16(what string) uint16 {
-	if v := d.bytes(2, what); v != nil {
-		return binary.BigEndian.Uint16(v)
-	}
-	return 0
-}
+type decoder struct{ recdec.Decoder }
 
 func (d *decoder) addr(alen int, what string) netip.Addr {
-	if v := d.bytes(alen, what); v != nil {
+	if v := d.Bytes(alen, what); v != nil {
 		a, _ := netip.AddrFromSlice(v)
 		return a
 	}
 	return netip.Addr{}
 }
 
-func (d *decoder) uvarint32(what string) uint32 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > 1<<32-1 || n != len(binary.AppendUvarint(nil, v)) {
-		d.fail("%s: bad, oversized or non-minimal varint", what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return uint32(v)
-}
-
 func (d *decoder) tuple(t *Tuple, alen int, what string) {
 	t.Src = d.addr(alen, what+" source address")
 	t.Dst = d.addr(alen, what+" destination address")
-	t.SrcPort = d.be16(what + " source port")
-	t.DstPort = d.be16(what + " destination port")
+	t.SrcPort = d.BE16(what + " source port")
+	t.DstPort = d.BE16(what + " destination port")
 }
 
 func (d *decoder) name(what string) string {
-	n := int(d.u8(what + " length"))
-	if d.err == nil && (n == 0 || n > nameMax) {
-		d.fail("%s length %d, want 1 to %d", what, n, nameMax)
+	n := int(d.U8(what + " length"))
+	if d.Err == nil && (n == 0 || n > nameMax) {
+		d.Fail("%s length %d, want 1 to %d", what, n, nameMax)
 	}
-	v := d.bytes(n, what)
+	v := d.Bytes(n, what)
 	for _, c := range v {
 		if c <= ' ' || c > '~' {
-			d.fail("%s has byte %#x", what, c)
+			d.Fail("%s has byte %#x", what, c)
 			break
 		}
 	}
@@ -254,30 +206,30 @@ func (d *decoder) name(what string) string {
 // set, and returns the address length.
 func DecodeKey(key []byte) (Expectation, int, error) {
 	var x Expectation
-	d := decoder{b: key}
-	if v := d.u8("key version"); d.err == nil && v != CodecVersion {
-		d.fail("key version %d, this unit speaks %d", v, CodecVersion)
+	d := decoder{recdec.Decoder{B: key, Sentinel: ErrCodec}}
+	if v := d.U8("key version"); d.Err == nil && v != CodecVersion {
+		d.Fail("key version %d, this unit speaks %d", v, CodecVersion)
 	}
 	alen := 0
-	switch fam := d.u8("key family"); {
-	case d.err != nil:
+	switch fam := d.U8("key family"); {
+	case d.Err != nil:
 	case fam == 4:
 		alen = 4
 	case fam == 6:
 		alen = 16
 	default:
-		d.fail("key family %d, want 4 or 6", fam)
+		d.Fail("key family %d, want 4 or 6", fam)
 	}
-	x.Tuple.Proto = d.u8("key protocol")
-	if d.err == nil && !Supported(x.Tuple.Proto) {
-		d.fail("key protocol %d is not synced", x.Tuple.Proto)
+	x.Tuple.Proto = d.U8("key protocol")
+	if d.Err == nil && !Supported(x.Tuple.Proto) {
+		d.Fail("key protocol %d is not synced", x.Tuple.Proto)
 	}
-	x.Zone = d.be16("key zone")
+	x.Zone = d.BE16("key zone")
 	d.tuple(&x.Tuple, alen, "key")
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("key has %d trailing bytes", len(d.b))
+	if d.Err == nil && len(d.B) != 0 {
+		d.Fail("key has %d trailing bytes", len(d.B))
 	}
-	return x, alen, d.err
+	return x, alen, d.Err
 }
 
 // Decode decodes an Upsert record. It accepts only what AppendKey and
@@ -287,30 +239,30 @@ func Decode(key, value []byte) (Expectation, error) {
 	if err != nil {
 		return Expectation{}, err
 	}
-	d := decoder{b: value}
-	if v := d.u8("value version"); d.err == nil && v != CodecVersion {
-		d.fail("value version %d, this unit speaks %d", v, CodecVersion)
+	d := decoder{recdec.Decoder{B: value, Sentinel: ErrCodec}}
+	if v := d.U8("value version"); d.Err == nil && v != CodecVersion {
+		d.Fail("value version %d, this unit speaks %d", v, CodecVersion)
 	}
-	fields := d.u8("value fields")
-	if d.err == nil && fields&^fieldsKnown != 0 {
-		d.fail("value has unknown field bits %#x", fields&^fieldsKnown)
+	fields := d.U8("value fields")
+	if d.Err == nil && fields&^fieldsKnown != 0 {
+		d.Fail("value has unknown field bits %#x", fields&^fieldsKnown)
 	}
-	x.Master.Proto = d.u8("master protocol")
-	if d.err == nil && x.Master.Proto == 0 {
-		d.fail("master protocol 0")
+	x.Master.Proto = d.U8("master protocol")
+	if d.Err == nil && x.Master.Proto == 0 {
+		d.Fail("master protocol 0")
 	}
 	d.tuple(&x.Master, alen, "master")
 	x.MaskAddr = d.addr(alen, "mask address")
-	x.MaskPort = d.be16("mask port")
-	x.Timeout = d.uvarint32("timeout")
+	x.MaskPort = d.BE16("mask port")
+	x.Timeout = d.Uvarint32("timeout")
 	if fields&fieldFlags != 0 {
-		if x.Flags = d.uvarint32("flags"); d.err == nil && x.Flags == 0 {
-			d.fail("flags field present but zero")
+		if x.Flags = d.Uvarint32("flags"); d.Err == nil && x.Flags == 0 {
+			d.Fail("flags field present but zero")
 		}
 	}
 	if fields&fieldClass != 0 {
-		if x.Class = d.uvarint32("class"); d.err == nil && x.Class == 0 {
-			d.fail("class field present but zero")
+		if x.Class = d.Uvarint32("class"); d.Err == nil && x.Class == 0 {
+			d.Fail("class field present but zero")
 		}
 	}
 	if fields&fieldHelper != 0 {
@@ -320,19 +272,19 @@ func Decode(key, value []byte) (Expectation, error) {
 		x.Fn = d.name("function name")
 	}
 	if fields&fieldNAT != 0 {
-		n := &NAT{Dir: d.u8("NAT direction")}
-		if d.err == nil && n.Dir > 1 {
-			d.fail("NAT direction %d, want 0 or 1", n.Dir)
+		n := &NAT{Dir: d.U8("NAT direction")}
+		if d.Err == nil && n.Dir > 1 {
+			d.Fail("NAT direction %d, want 0 or 1", n.Dir)
 		}
 		n.Addr = d.addr(alen, "NAT address")
-		n.Port = d.be16("NAT port")
+		n.Port = d.BE16("NAT port")
 		x.NAT = n
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("value has %d trailing bytes", len(d.b))
+	if d.Err == nil && len(d.B) != 0 {
+		d.Fail("value has %d trailing bytes", len(d.B))
 	}
-	if d.err != nil {
-		return Expectation{}, d.err
+	if d.Err != nil {
+		return Expectation{}, d.Err
 	}
 	return x, nil
 }

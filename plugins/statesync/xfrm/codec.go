@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/recdec"
 )
 
 // CodecVersion starts every key and value; a decoder refuses any other.
@@ -247,71 +248,13 @@ func PolicyRecord(p *Policy) channel.Record {
 }
 
 // decoder reads a record; the first error sticks.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(format string, a ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: "+format, append([]any{ErrCodec}, a...)...)
-	}
-}
-
-func (d *decoder) bytes(n int, what string) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if n < 0 || len(d.b) < n {
-		d.fail("%s: need %d bytes, have %d", what, n, len(d.b))
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) u8(what string) uint8 {
-	if v := d.bytes(1, what); v != nil {
-		return v[0]
-	}
-	return 0
-}
-
-func (d *decoder) be16(what string) uint16 {
-	if v := d.bytes(2, what); v != nil {
-		return binary.BigEndian.Uint16(v)
-	}
-	return 0
-}
-
-func (d *decoder) be32(what string) uint32 {
-	if v := d.bytes(4, what); v != nil {
-		return binary.BigEndian.Uint32(v)
-	}
-	return 0
-}
-
-func (d *decoder) uvarint(what string, max uint64) uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > max || n != len(binary.AppendUvarint(nil, v)) {
-		d.fail("%s: bad, oversized or non-minimal varint", what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) u32v(what string) uint32 { return uint32(d.uvarint(what, 1<<32-1)) }
+type decoder struct{ recdec.Decoder }
 
 // nonZero reads a uvarint32 that is present only when not zero.
 func (d *decoder) nonZero(what string) uint32 {
-	v := d.u32v(what)
-	if d.err == nil && v == 0 {
-		d.fail("%s present but zero", what)
+	v := d.Uvarint32(what)
+	if d.Err == nil && v == 0 {
+		d.Fail("%s present but zero", what)
 	}
 	return v
 }
@@ -321,7 +264,7 @@ func (d *decoder) addr(fam byte, what string) netip.Addr {
 	if fam == 6 {
 		n = 16
 	}
-	if v := d.bytes(n, what); v != nil {
+	if v := d.Bytes(n, what); v != nil {
 		a, _ := netip.AddrFromSlice(v)
 		return a
 	}
@@ -329,9 +272,9 @@ func (d *decoder) addr(fam byte, what string) netip.Addr {
 }
 
 func (d *decoder) family(what string, allowZero bool) byte {
-	f := d.u8(what)
-	if d.err == nil && f != 4 && f != 6 && (f != 0 || !allowZero) {
-		d.fail("%s %d, want 4 or 6", what, f)
+	f := d.U8(what)
+	if d.Err == nil && f != 4 && f != 6 && (f != 0 || !allowZero) {
+		d.Fail("%s %d, want 4 or 6", what, f)
 	}
 	return f
 }
@@ -350,45 +293,45 @@ func (d *decoder) selector(s *Selector) {
 	f := d.family("selector family", true)
 	s.Family = afOf(f)
 	af := d.family("selector address family", true)
-	if d.err == nil && (f != 0 && af != f) {
-		d.fail("selector of family %d with addresses of family %d", f, af)
+	if d.Err == nil && (f != 0 && af != f) {
+		d.Fail("selector of family %d with addresses of family %d", f, af)
 	}
-	if d.err == nil && af != 0 {
+	if d.Err == nil && af != 0 {
 		s.Dst = d.addr(af, "selector destination")
 		s.Src = d.addr(af, "selector source")
 	}
 	if f == 0 {
 		f = af
 	}
-	s.DPort, s.DPortMask = d.be16("selector ports"), d.be16("selector ports")
-	s.SPort, s.SPortMask = d.be16("selector ports"), d.be16("selector ports")
-	s.PrefixD, s.PrefixS, s.Proto = d.u8("selector prefix"), d.u8("selector prefix"), d.u8("selector protocol")
+	s.DPort, s.DPortMask = d.BE16("selector ports"), d.BE16("selector ports")
+	s.SPort, s.SPortMask = d.BE16("selector ports"), d.BE16("selector ports")
+	s.PrefixD, s.PrefixS, s.Proto = d.U8("selector prefix"), d.U8("selector prefix"), d.U8("selector protocol")
 	limit := uint8(32)
 	if f == 6 {
 		limit = 128
 	}
-	if d.err == nil && (s.PrefixD > limit || s.PrefixS > limit) {
-		d.fail("selector prefix lengths %d/%d above %d", s.PrefixD, s.PrefixS, limit)
+	if d.Err == nil && (s.PrefixD > limit || s.PrefixS > limit) {
+		d.Fail("selector prefix lengths %d/%d above %d", s.PrefixD, s.PrefixS, limit)
 	}
-	s.Ifindex = int32(d.be32("selector ifindex"))
-	s.User = d.be32("selector user")
+	s.Ifindex = int32(d.BE32("selector ifindex"))
+	s.User = d.BE32("selector user")
 }
 
 func (d *decoder) lifetime(l *Lifetime) {
 	for _, p := range []*uint64{&l.SoftBytes, &l.HardBytes, &l.SoftPackets, &l.HardPackets, &l.SoftAdd, &l.HardAdd, &l.SoftUse, &l.HardUse} {
-		*p = d.uvarint("lifetime", 1<<64-1)
+		*p = d.Uvarint("lifetime", 1<<64-1)
 	}
 }
 
 func (d *decoder) name(what string) string {
-	n := int(d.u8(what + " length"))
-	if d.err == nil && (n == 0 || n >= algoNameLen) {
-		d.fail("%s length %d, want 1 to %d", what, n, algoNameLen-1)
+	n := int(d.U8(what + " length"))
+	if d.Err == nil && (n == 0 || n >= algoNameLen) {
+		d.Fail("%s length %d, want 1 to %d", what, n, algoNameLen-1)
 	}
-	v := d.bytes(n, what)
+	v := d.Bytes(n, what)
 	for _, c := range v {
 		if c <= ' ' || c > '~' {
-			d.fail("%s has byte %#x", what, c)
+			d.Fail("%s has byte %#x", what, c)
 			break
 		}
 	}
@@ -397,23 +340,23 @@ func (d *decoder) name(what string) string {
 
 func (d *decoder) algo(what string) *Algo {
 	a := &Algo{Name: d.name(what + " name")}
-	a.KeyBits = uint32(d.uvarint(what+" key length", maxKeyBits))
-	if k := d.bytes(int((a.KeyBits+7)/8), what+" key"); k != nil {
+	a.KeyBits = uint32(d.Uvarint(what+" key length", maxKeyBits))
+	if k := d.Bytes(int((a.KeyBits+7)/8), what+" key"); k != nil {
 		a.Key = append([]byte(nil), k...)
 	}
-	a.Extra = d.u32v(what + " extra")
+	a.Extra = d.Uvarint32(what + " extra")
 	return a
 }
 
 func (d *decoder) end(what string) {
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%s has %d trailing bytes", what, len(d.b))
+	if d.Err == nil && len(d.B) != 0 {
+		d.Fail("%s has %d trailing bytes", what, len(d.B))
 	}
 }
 
 func (d *decoder) version(what string) {
-	if v := d.u8(what + " version"); d.err == nil && v != CodecVersion {
-		d.fail("%s version %d, this unit speaks %d", what, v, CodecVersion)
+	if v := d.U8(what + " version"); d.Err == nil && v != CodecVersion {
+		d.Fail("%s version %d, this unit speaks %d", what, v, CodecVersion)
 	}
 }
 
@@ -428,21 +371,21 @@ func Kind(key []byte) (byte, error) {
 // DecodeSAKey decodes an SA key into an SA with its identity set.
 func DecodeSAKey(key []byte) (SA, error) {
 	var s SA
-	d := decoder{b: key}
+	d := decoder{recdec.Decoder{B: key, Sentinel: ErrCodec}}
 	d.version("key")
-	if k := d.u8("key kind"); d.err == nil && k != KindSA {
-		d.fail("key kind %d is not an SA", k)
+	if k := d.U8("key kind"); d.Err == nil && k != KindSA {
+		d.Fail("key kind %d is not an SA", k)
 	}
 	f := d.family("key family", false)
-	s.Proto = d.u8("key protocol")
-	if d.err == nil && s.Proto != ProtoESP && s.Proto != ProtoAH && s.Proto != ProtoComp {
-		d.fail("key protocol %d is not ESP, AH or IPComp", s.Proto)
+	s.Proto = d.U8("key protocol")
+	if d.Err == nil && s.Proto != ProtoESP && s.Proto != ProtoAH && s.Proto != ProtoComp {
+		d.Fail("key protocol %d is not ESP, AH or IPComp", s.Proto)
 	}
-	s.SPI = d.be32("key SPI")
+	s.SPI = d.BE32("key SPI")
 	s.Dst = d.addr(f, "key destination")
-	s.Mark, s.MarkMask = d.be32("key mark"), d.be32("key mark mask")
+	s.Mark, s.MarkMask = d.BE32("key mark"), d.BE32("key mark mask")
 	d.end("key")
-	return s, d.err
+	return s, d.Err
 }
 
 // DecodeSA decodes an SA record. It accepts only what AppendSAKey and
@@ -453,17 +396,17 @@ func DecodeSA(key, value []byte) (SA, error) {
 		return SA{}, err
 	}
 	f := famByte(famOf(s.Dst))
-	d := decoder{b: value}
+	d := decoder{recdec.Decoder{B: value, Sentinel: ErrCodec}}
 	d.version("value")
-	bits := d.uvarint("value fields", saKnown)
+	bits := d.Uvarint("value fields", saKnown)
 	s.Src = d.addr(f, "source")
-	s.Mode = d.u8("mode")
-	s.ReqID = d.u32v("reqid")
-	s.ReplayWindow, s.Flags = d.u8("replay window"), d.u8("flags")
+	s.Mode = d.U8("mode")
+	s.ReqID = d.Uvarint32("reqid")
+	s.ReplayWindow, s.Flags = d.U8("replay window"), d.U8("flags")
 	d.selector(&s.Selector)
 	d.lifetime(&s.Lifetime)
 	for _, p := range []*uint64{&s.Current.Bytes, &s.Current.Packets, &s.Current.AddTime, &s.Current.UseTime} {
-		*p = d.uvarint("current lifetime", 1<<64-1)
+		*p = d.Uvarint("current lifetime", 1<<64-1)
 	}
 	if bits&saExtraFlags != 0 {
 		s.ExtraFlags = d.nonZero("extra flags")
@@ -481,41 +424,41 @@ func DecodeSA(key, value []byte) (SA, error) {
 		s.Comp = d.algo("compression")
 	}
 	if bits&saEncap != 0 {
-		s.Encap = &Encap{Type: d.be16("encap type"), SPort: d.be16("encap port"), DPort: d.be16("encap port")}
+		s.Encap = &Encap{Type: d.BE16("encap type"), SPort: d.BE16("encap port"), DPort: d.BE16("encap port")}
 		s.Encap.OA = d.addr(f, "encap original address")
 	}
 	if bits&saTFCPad != 0 {
 		s.TFCPad = d.nonZero("TFC pad")
 	}
 	if bits&saOutputMark != 0 {
-		s.OutputMark, s.OutputMask = d.u32v("output mark"), d.u32v("output mark mask")
-		if d.err == nil && s.OutputMark == 0 && s.OutputMask == 0 {
-			d.fail("output mark present but zero")
+		s.OutputMark, s.OutputMask = d.Uvarint32("output mark"), d.Uvarint32("output mark mask")
+		if d.Err == nil && s.OutputMark == 0 && s.OutputMask == 0 {
+			d.Fail("output mark present but zero")
 		}
 	}
 	if bits&saIfID != 0 {
 		s.IfID = d.nonZero("if_id")
 	}
 	if bits&saDir != 0 {
-		if s.Dir = d.u8("direction"); d.err == nil && s.Dir != SADirIn && s.Dir != SADirOut {
-			d.fail("SA direction %d, want 1 or 2", s.Dir)
+		if s.Dir = d.U8("direction"); d.Err == nil && s.Dir != SADirIn && s.Dir != SADirOut {
+			d.Fail("SA direction %d, want 1 or 2", s.Dir)
 		}
 	}
 	if bits&saReplay != 0 && bits&saESN != 0 {
-		d.fail("both replay states present")
+		d.Fail("both replay states present")
 	}
 	if bits&saReplay != 0 {
-		s.Replay = &Replay{OSeq: d.be32("replay"), Seq: d.be32("replay"), Bitmap: d.be32("replay")}
+		s.Replay = &Replay{OSeq: d.BE32("replay"), Seq: d.BE32("replay"), Bitmap: d.BE32("replay")}
 	}
 	if bits&saESN != 0 {
-		r := &ReplayESN{OSeq: d.be32("ESN"), Seq: d.be32("ESN"), OSeqHi: d.be32("ESN"), SeqHi: d.be32("ESN"), Window: d.be32("ESN")}
-		n := int(d.u8("ESN bitmap length"))
-		if d.err == nil && n > esnMaxWords {
-			d.fail("ESN bitmap of %d words, at most %d", n, esnMaxWords)
+		r := &ReplayESN{OSeq: d.BE32("ESN"), Seq: d.BE32("ESN"), OSeqHi: d.BE32("ESN"), SeqHi: d.BE32("ESN"), Window: d.BE32("ESN")}
+		n := int(d.U8("ESN bitmap length"))
+		if d.Err == nil && n > esnMaxWords {
+			d.Fail("ESN bitmap of %d words, at most %d", n, esnMaxWords)
 		}
 		r.Bitmap = make([]uint32, 0, n)
-		for i := 0; i < n && d.err == nil; i++ {
-			r.Bitmap = append(r.Bitmap, d.be32("ESN bitmap"))
+		for i := 0; i < n && d.Err == nil; i++ {
+			r.Bitmap = append(r.Bitmap, d.BE32("ESN bitmap"))
 		}
 		s.ESN = r
 	}
@@ -526,8 +469,8 @@ func DecodeSA(key, value []byte) (SA, error) {
 		s.MappingMaxAge = d.nonZero("mapping max age")
 	}
 	d.end("value")
-	if d.err != nil {
-		return SA{}, d.err
+	if d.Err != nil {
+		return SA{}, d.Err
 	}
 	return s, nil
 }
@@ -536,22 +479,22 @@ func DecodeSA(key, value []byte) (SA, error) {
 // set.
 func DecodePolicyKey(key []byte) (Policy, error) {
 	var p Policy
-	d := decoder{b: key}
+	d := decoder{recdec.Decoder{B: key, Sentinel: ErrCodec}}
 	d.version("key")
-	if k := d.u8("key kind"); d.err == nil && k != KindPolicy {
-		d.fail("key kind %d is not a policy", k)
+	if k := d.U8("key kind"); d.Err == nil && k != KindPolicy {
+		d.Fail("key kind %d is not a policy", k)
 	}
-	p.Dir, p.Type = d.u8("key direction"), d.u8("key type")
-	if d.err == nil && (p.Dir > DirFwd || p.Type > 1) {
-		d.fail("policy direction %d or type %d out of range", p.Dir, p.Type)
+	p.Dir, p.Type = d.U8("key direction"), d.U8("key type")
+	if d.Err == nil && (p.Dir > DirFwd || p.Type > 1) {
+		d.Fail("policy direction %d or type %d out of range", p.Dir, p.Type)
 	}
 	d.selector(&p.Selector)
-	if d.err == nil && p.Selector.Family == 0 {
-		d.fail("policy selector without family")
+	if d.Err == nil && p.Selector.Family == 0 {
+		d.Fail("policy selector without family")
 	}
-	p.Mark, p.MarkMask, p.IfID = d.be32("key mark"), d.be32("key mark mask"), d.be32("key if_id")
+	p.Mark, p.MarkMask, p.IfID = d.BE32("key mark"), d.BE32("key mark mask"), d.BE32("key if_id")
 	d.end("key")
-	return p, d.err
+	return p, d.Err
 }
 
 // DecodePolicy decodes a policy record; it accepts only canonical ones.
@@ -560,29 +503,29 @@ func DecodePolicy(key, value []byte) (Policy, error) {
 	if err != nil {
 		return Policy{}, err
 	}
-	d := decoder{b: value}
+	d := decoder{recdec.Decoder{B: value, Sentinel: ErrCodec}}
 	d.version("value")
-	p.Priority = d.u32v("priority")
-	p.Action, p.Flags, p.Share = d.u8("action"), d.u8("flags"), d.u8("share")
+	p.Priority = d.Uvarint32("priority")
+	p.Action, p.Flags, p.Share = d.U8("action"), d.U8("flags"), d.U8("share")
 	d.lifetime(&p.Lifetime)
-	n := int(d.u8("template count"))
-	if d.err == nil && n > maxTemplates {
-		d.fail("%d templates, at most %d", n, maxTemplates)
+	n := int(d.U8("template count"))
+	if d.Err == nil && n > maxTemplates {
+		d.Fail("%d templates, at most %d", n, maxTemplates)
 	}
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err == nil; i++ {
 		var t Template
 		f := d.family("template family", false)
 		t.Family = afOf(f)
 		t.Dst, t.Src = d.addr(f, "template destination"), d.addr(f, "template source")
-		t.SPI, t.Proto = d.be32("template SPI"), d.u8("template protocol")
-		t.ReqID = d.u32v("template reqid")
-		t.Mode, t.Share, t.Optional = d.u8("template mode"), d.u8("template share"), d.u8("template optional")
-		t.AAlgos, t.EAlgos, t.CAlgos = d.be32("template algorithms"), d.be32("template algorithms"), d.be32("template algorithms")
+		t.SPI, t.Proto = d.BE32("template SPI"), d.U8("template protocol")
+		t.ReqID = d.Uvarint32("template reqid")
+		t.Mode, t.Share, t.Optional = d.U8("template mode"), d.U8("template share"), d.U8("template optional")
+		t.AAlgos, t.EAlgos, t.CAlgos = d.BE32("template algorithms"), d.BE32("template algorithms"), d.BE32("template algorithms")
 		p.Templates = append(p.Templates, t)
 	}
 	d.end("value")
-	if d.err != nil {
-		return Policy{}, d.err
+	if d.Err != nil {
+		return Policy{}, d.Err
 	}
 	return p, nil
 }
