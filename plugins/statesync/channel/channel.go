@@ -6,7 +6,11 @@
 // records without knowing what they mean.
 package channel
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+)
 
 // Op is what a record does to the standby's copy.
 type Op uint8
@@ -57,4 +61,19 @@ type Sink interface {
 	Replace(ctx context.Context, snapshot []Record) error
 	// Count is how many entries the sink holds, for status.
 	Count() int
+}
+
+// JoinErrors joins the errors of the records a Sink could not install
+// under prefix ("conntrack apply"), listing at most ten: nil when errs is
+// empty.
+func JoinErrors(prefix string, errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	shown := errs[:min(len(errs), 10)]
+	err := fmt.Errorf("%s: %d failed: %w", prefix, len(errs), errors.Join(shown...))
+	if len(errs) > len(shown) {
+		err = fmt.Errorf("%w (and %d more)", err, len(errs)-len(shown))
+	}
+	return err
 }

@@ -184,7 +184,7 @@ func (s *Sink) Replace(ctx context.Context, snapshot []channel.Record) error {
 			s.installed[maphash.String(s.seed, k)] = struct{}{}
 		}
 	}
-	return errors.Join(applyErr, joinCapped("conntrack replace", errs))
+	return errors.Join(applyErr, channel.JoinErrors("conntrack replace", errs))
 }
 
 type opKind uint8
@@ -280,7 +280,7 @@ func (s *Sink) apply(ctx context.Context, records []channel.Record) (map[string]
 		}
 		ops = next
 	}
-	return failed, joinCapped("conntrack apply", errs)
+	return failed, channel.JoinErrors("conntrack apply", errs)
 }
 
 // opFor decodes record r into its first request.
@@ -407,20 +407,4 @@ func (s *Sink) sendBatch(ctx context.Context, buf []byte, seqs []uint32, results
 			return nil
 		}
 	}
-}
-
-// joinCapped joins errs under prefix, listing at most ten.
-func joinCapped(prefix string, errs []error) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	shown := errs
-	if len(shown) > 10 {
-		shown = shown[:10]
-	}
-	err := fmt.Errorf("%s: %d failed: %w", prefix, len(errs), errors.Join(shown...))
-	if len(errs) > len(shown) {
-		err = fmt.Errorf("%w (and %d more)", err, len(errs)-len(shown))
-	}
-	return err
 }

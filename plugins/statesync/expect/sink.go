@@ -182,7 +182,7 @@ func (s *Sink) apply(ctx context.Context, records []channel.Record) error {
 			errs = append(errs, fmt.Errorf("record %d: %w: op %d is neither upsert nor delete", i, ErrCodec, r.Op))
 		}
 	}
-	return joinCapped("expectation apply", errs)
+	return channel.JoinErrors("expectation apply", errs)
 }
 
 // install creates x (or updates its timeout) to expire at deadline plus
@@ -306,18 +306,5 @@ func (s *Sink) Replace(ctx context.Context, snapshot []channel.Record) error {
 			delete(s.installed, k)
 		}
 	}
-	return errors.Join(applyErr, joinCapped("expectation replace", errs))
-}
-
-// joinCapped joins errs under prefix, listing at most ten.
-func joinCapped(prefix string, errs []error) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	shown := errs[:min(len(errs), 10)]
-	err := fmt.Errorf("%s: %d failed: %w", prefix, len(errs), errors.Join(shown...))
-	if len(errs) > len(shown) {
-		err = fmt.Errorf("%w (and %d more)", err, len(errs)-len(shown))
-	}
-	return err
+	return errors.Join(applyErr, channel.JoinErrors("expectation replace", errs))
 }

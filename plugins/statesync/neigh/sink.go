@@ -191,7 +191,7 @@ func (s *Sink) apply(ctx context.Context, records []channel.Record) error {
 		s.installed[k] = struct{}{}
 		s.installs.Add(1)
 	}
-	return joinCapped("neighbour apply", errs)
+	return channel.JoinErrors("neighbour apply", errs)
 }
 
 // Replace applies snapshot, then removes every entry tagged Protocol
@@ -239,7 +239,7 @@ func (s *Sink) Replace(ctx context.Context, snapshot []channel.Record) error {
 			delete(s.installed, k)
 		}
 	}
-	return errors.Join(applyErr, joinCapped("neighbour replace", errs))
+	return errors.Join(applyErr, channel.JoinErrors("neighbour replace", errs))
 }
 
 func (s *Sink) readLinks(ctx context.Context) error {
@@ -287,19 +287,6 @@ func (s *Sink) del(ctx context.Context, idx int32, a netip.Addr) error {
 	})
 	if errors.Is(err, unix.ENOENT) {
 		return nil
-	}
-	return err
-}
-
-// joinCapped joins errs under prefix, listing at most ten.
-func joinCapped(prefix string, errs []error) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	shown := errs[:min(len(errs), 10)]
-	err := fmt.Errorf("%s: %d failed: %w", prefix, len(errs), errors.Join(shown...))
-	if len(errs) > len(shown) {
-		err = fmt.Errorf("%w (and %d more)", err, len(errs)-len(shown))
 	}
 	return err
 }

@@ -128,7 +128,7 @@ func (s *Sink) apply(ctx context.Context, records []channel.Record) error {
 			errs = append(errs, fmt.Errorf("record %d (%s): %w", i, what, err))
 		}
 	}
-	return joinCapped("ipsec apply", errs)
+	return channel.JoinErrors("ipsec apply", errs)
 }
 
 // one applies one record and names what it is about.
@@ -282,18 +282,5 @@ func (s *Sink) Replace(ctx context.Context, snapshot []channel.Record) error {
 			delete(s.installed, k)
 		}
 	}
-	return errors.Join(applyErr, joinCapped("ipsec replace", errs))
-}
-
-// joinCapped joins errs under prefix, listing at most ten.
-func joinCapped(prefix string, errs []error) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	shown := errs[:min(len(errs), 10)]
-	err := fmt.Errorf("%s: %d failed: %w", prefix, len(errs), errors.Join(shown...))
-	if len(errs) > len(shown) {
-		err = fmt.Errorf("%w (and %d more)", err, len(errs)-len(shown))
-	}
-	return err
+	return errors.Join(applyErr, channel.JoinErrors("ipsec replace", errs))
 }
