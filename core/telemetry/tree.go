@@ -199,7 +199,7 @@ func (t *Tree) get(prefix string) ([]stored, error) {
 		}
 		val := proto.Clone(u.GetVal()).(*gpb.TypedValue)
 		out = append(out, stored{
-			Leaf: Leaf{Path: p, Value: fromTyped(val), Time: time.Unix(0, n.GetTimestamp())},
+			Leaf: Leaf{Path: p, Value: FromTyped(val), Time: time.Unix(0, n.GetTimestamp())},
 			path: u.GetPath(),
 			val:  val,
 		})

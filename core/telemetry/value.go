@@ -123,10 +123,10 @@ func isSigned(k yang.TypeKind) bool {
 	return false
 }
 
-// fromTyped converts a TypedValue back to Go: string, bool, int64, uint64,
+// FromTyped converts a state tree TypedValue back to Go: string, bool, int64, uint64,
 // float64, []byte, or for leaf-lists []string when every element is a
 // string and []any otherwise.
-func fromTyped(tv *gpb.TypedValue) any {
+func FromTyped(tv *gpb.TypedValue) any {
 	switch x := tv.GetValue().(type) {
 	case *gpb.TypedValue_StringVal:
 		return x.StringVal
@@ -146,7 +146,7 @@ func fromTyped(tv *gpb.TypedValue) any {
 		anys := make([]any, 0, len(elems))
 		allStr := true
 		for _, el := range elems {
-			v := fromTyped(el)
+			v := FromTyped(el)
 			anys = append(anys, v)
 			if s, ok := v.(string); ok {
 				strs = append(strs, s)

@@ -167,7 +167,7 @@ func (s *Server) stateStream(c echo.Context) error {
 		for _, u := range n.GetUpdate() {
 			p, err := ygot.PathToString(u.GetPath())
 			if err == nil {
-				out = append(out, stateChange{Path: p, Value: typedValue(u.GetVal()), time: when})
+				out = append(out, stateChange{Path: p, Value: telemetry.FromTyped(u.GetVal()), time: when})
 			}
 		}
 		for _, d := range n.GetDelete() {
@@ -221,29 +221,4 @@ func (s *Server) stateStream(c echo.Context) error {
 			w.Flush()
 		}
 	}
-}
-
-// typedValue renders a gNMI value as JSON-ready Go.
-func typedValue(v *gpb.TypedValue) any {
-	switch t := v.GetValue().(type) {
-	case *gpb.TypedValue_StringVal:
-		return t.StringVal
-	case *gpb.TypedValue_BoolVal:
-		return t.BoolVal
-	case *gpb.TypedValue_UintVal:
-		return t.UintVal
-	case *gpb.TypedValue_IntVal:
-		return t.IntVal
-	case *gpb.TypedValue_DoubleVal:
-		return t.DoubleVal
-	case *gpb.TypedValue_LeaflistVal:
-		var out []any
-		for _, e := range t.LeaflistVal.GetElement() {
-			out = append(out, typedValue(e))
-		}
-		return out
-	case *gpb.TypedValue_JsonIetfVal:
-		return json.RawMessage(t.JsonIetfVal)
-	}
-	return nil
 }
