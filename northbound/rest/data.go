@@ -367,6 +367,19 @@ func (s *Server) options(c echo.Context) error {
 	return c.NoContent(http.StatusOK)
 }
 
+// parseWrite parses a write request: a writable target, no query
+// parameters.
+func (s *Server) parseWrite(c echo.Context) (request, error) {
+	rq, err := s.parseRequest(c)
+	if err == nil {
+		err = writable(c, rq)
+	}
+	if err == nil {
+		err = noWriteQuery(c)
+	}
+	return rq, err
+}
+
 // writable refuses writes to state, the operational datastore and the
 // YANG library with 405.
 func writable(c echo.Context, rq request) error {
@@ -524,13 +537,7 @@ func (s *Server) writeDone(c echo.Context, status int, snap snapshot) error {
 
 // put creates or replaces the target (RFC 8040, 4.5): 201 or 204.
 func (s *Server) put(c echo.Context) error {
-	rq, err := s.parseRequest(c)
-	if err == nil {
-		err = writable(c, rq)
-	}
-	if err == nil {
-		err = noWriteQuery(c)
-	}
+	rq, err := s.parseWrite(c)
 	if err != nil {
 		return writeError(c, toError(err, ""))
 	}
@@ -559,13 +566,7 @@ func (s *Server) put(c echo.Context) error {
 // post creates a child of the target (RFC 8040, 4.4.1): 201 with its
 // Location, 409 when it exists.
 func (s *Server) post(c echo.Context) error {
-	rq, err := s.parseRequest(c)
-	if err == nil {
-		err = writable(c, rq)
-	}
-	if err == nil {
-		err = noWriteQuery(c)
-	}
+	rq, err := s.parseWrite(c)
 	if err != nil {
 		return writeError(c, toError(err, ""))
 	}
@@ -676,13 +677,7 @@ func (s *Server) childOf(parent rcpath.Target, body any) (rcpath.Target, any, er
 // patch merges the body into the target (plain PATCH, RFC 8040 4.6.1) or
 // applies a YANG patch (RFC 8072) when the body is yang-patch+json.
 func (s *Server) patch(c echo.Context) error {
-	rq, err := s.parseRequest(c)
-	if err == nil {
-		err = writable(c, rq)
-	}
-	if err == nil {
-		err = noWriteQuery(c)
-	}
+	rq, err := s.parseWrite(c)
 	if err != nil {
 		return writeError(c, toError(err, ""))
 	}
@@ -712,13 +707,7 @@ func (s *Server) patch(c echo.Context) error {
 
 // delete removes the target: 204, or 404 when it does not exist.
 func (s *Server) delete(c echo.Context) error {
-	rq, err := s.parseRequest(c)
-	if err == nil {
-		err = writable(c, rq)
-	}
-	if err == nil {
-		err = noWriteQuery(c)
-	}
+	rq, err := s.parseWrite(c)
 	if err != nil {
 		return writeError(c, toError(err, ""))
 	}
