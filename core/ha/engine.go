@@ -53,11 +53,9 @@ type Options struct {
 // because a unit without the peer's sessions is better than no active.
 const PrepareTimeout = time.Second
 
-// tickFor is the machine's tick for a heartbeat interval: a tenth of it,
-// at least 2 ms.
-func tickFor(interval time.Duration) time.Duration {
-	return max(interval/10, 2*time.Millisecond)
-}
+// eventQueue is how many events may wait for Options.OnEvent before the
+// loop waits for it.
+const eventQueue = 256
 
 // keyGrace is how long the previous pre-shared key is still accepted
 // after a change (SEC-1).
@@ -87,7 +85,11 @@ type Engine struct {
 	statusQ chan chan Status
 	bulk    chan bool
 	ready   chan prepared
-	runCtx  context.Context
+	// events carries the OnEvent calls to a goroutine of their own, in
+	// order: the event log writes to disk, and a takeover must not wait
+	// for that.
+	events chan haEvent
+	runCtx context.Context
 	// preparing numbers the takeover preparations, so that the result of
 	// an abandoned one cannot confirm a later one.
 	preparing uint64
@@ -137,7 +139,8 @@ func New(opts Options) (*Engine, error) {
 		admin: make(chan fsm.Command, 4), recv: make(chan datagram, 64),
 		done: make(chan struct{}), statusQ: make(chan chan Status),
 		bulk: make(chan bool, 1), ready: make(chan prepared, 1),
-		local: map[string]bool{}, probeOK: map[string]bool{},
+		events: make(chan haEvent, eventQueue),
+		local:  map[string]bool{}, probeOK: map[string]bool{},
 	}, nil
 }
 
@@ -198,23 +201,39 @@ func (e *Engine) mono() int64 { return int64(time.Since(e.start)) }
 // Run drives the pair until ctx ends.
 func (e *Engine) Run(ctx context.Context) {
 	defer close(e.done)
+	delivered := make(chan struct{})
+	go e.deliverEvents(delivered)
+	defer func() { close(e.events); <-delivered }()
 	defer e.closeSockets()
 	e.runCtx = ctx
-	// tick steps the machine at a tenth of the heartbeat interval (its
-	// contract asks for a quarter at least; finer ticks notice a dead peer
-	// sooner after the deadline), beat sends the heartbeats on time; both
-	// follow the configured interval.
+	// deadline steps the machine at its NextDeadline, so that a dead peer
+	// is declared the moment its last path times out (DET-1); tick is a
+	// safety net once per interval that also retires old keys; beat
+	// sends the heartbeats on time. All follow the configured interval.
 	interval := fsm.DefaultHeartbeatInterval
-	tick := time.NewTicker(tickFor(interval))
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	beat := time.NewTicker(interval)
 	defer beat.Stop()
+	deadline := time.NewTimer(time.Hour)
+	deadline.Stop()
+	var armed time.Time
+	defer deadline.Stop()
 	defer e.stopProber()
 	for {
 		if iv := e.setup.machine.HeartbeatInterval; iv > 0 && iv != interval {
 			interval = iv
-			tick.Reset(tickFor(interval))
+			tick.Reset(interval)
 			beat.Reset(interval)
+		}
+		if e.machine != nil {
+			if d := e.machine.NextDeadline(); !d.Equal(armed) {
+				armed = d
+				deadline.Stop()
+				if !d.IsZero() {
+					deadline.Reset(time.Until(d))
+				}
+			}
 		}
 		var probeResults <-chan map[string]bool
 		if e.prober != nil {
@@ -259,6 +278,11 @@ func (e *Engine) Run(ctx context.Context) {
 			e.handle(e.machine.Step(fsm.Ready{At: time.Now()}))
 		case reply := <-e.statusQ:
 			reply <- e.snapshot()
+		case now := <-deadline.C:
+			armed = time.Time{}
+			if e.machine != nil {
+				e.handle(e.machine.Step(fsm.Tick{At: now}))
+			}
 		case now := <-tick.C:
 			if e.machine == nil {
 				continue
@@ -561,9 +585,22 @@ type prepared struct {
 	err error
 }
 
+// event queues an event for Options.OnEvent.
 func (e *Engine) event(kind, severity, msg string) {
 	if e.opts.OnEvent != nil {
-		e.opts.OnEvent(kind, severity, msg)
+		e.events <- haEvent{kind, severity, msg}
+	}
+}
+
+// haEvent is one queued OnEvent call.
+type haEvent struct{ kind, severity, msg string }
+
+// deliverEvents calls OnEvent for every queued event, in order, until the
+// queue is closed, then closes done.
+func (e *Engine) deliverEvents(done chan<- struct{}) {
+	defer close(done)
+	for ev := range e.events {
+		e.opts.OnEvent(ev.kind, ev.severity, ev.msg)
 	}
 }
 

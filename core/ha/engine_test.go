@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"reflect"
@@ -112,5 +113,48 @@ func TestTranslationRoundTrip(t *testing.T) {
 	}
 	if q := fromWire(got, ownEpoch+1, ownBoot); q.AckBoot.Equal(ownBoot) {
 		t.Errorf("an ack of another epoch was mapped to our boot")
+	}
+}
+
+// A slow event log never holds the pair: with OnEvent stuck, a unit alone
+// still becomes active on time, and once OnEvent returns every event is
+// delivered, in order, before Run returns.
+// SPEC: DET-7, OBS-2
+func TestSlowEventLogDoesNotHoldTakeover(t *testing.T) {
+	d, err := model.Decode([]byte(topo.PairConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var kinds []string
+	active := make(chan struct{})
+	e, err := New(Options{
+		Serial: "LAB-FW1", Firmware: "1.0", DataDir: t.TempDir(),
+		OnEvent: func(kind, _, _ string) {
+			<-release
+			kinds = append(kinds, kind)
+		},
+		OnRole: func(r fsm.Role, _ string) {
+			if r == fsm.RoleActive {
+				close(active)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.Configure(d)
+	go e.Run(ctx)
+	select {
+	case <-active:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no takeover while the event log was stuck")
+	}
+	close(release)
+	cancel()
+	<-e.done
+	if len(kinds) == 0 || kinds[len(kinds)-1] != "role-change" {
+		t.Errorf("events delivered %v, want them all, ending with the role change", kinds)
 	}
 }

@@ -187,3 +187,38 @@ func eventsOnly(out []Output) []Output {
 	}
 	return r
 }
+
+// NextDeadline names the instant a Tick must come for the machine to act
+// on time: the end of the startup window, then the heartbeat timeout of
+// the path heard from longest ago; a Tick just before it changes nothing.
+// SPEC: DET-1, DET-7, ROLE-2
+func TestNextDeadlineDET1(t *testing.T) {
+	d := newDriver(t, testConfig("S1", Primary)) // 100 ms x 3, no election delay
+	if got, want := d.m.NextDeadline(), ms(300); !got.Equal(want) {
+		t.Fatalf("initializing alone: deadline %s, want the window's end %s", got.Sub(t0), want.Sub(t0))
+	}
+	d.hb(0, PathControl, peerHB(1, RoleActive))
+	d.hb(40, PathBackup, peerHB(1, RoleActive))
+	if d.m.Role() != RoleStandby {
+		t.Fatalf("role %s with an active peer, want standby", d.m.Role())
+	}
+	if got, want := d.m.NextDeadline(), ms(300); !got.Equal(want) {
+		t.Fatalf("standby: deadline %s, want the control path's timeout at %s", got.Sub(t0), want.Sub(t0))
+	}
+	d.out = nil
+	d.step(Tick{At: ms(300).Add(-time.Nanosecond)})
+	if len(d.out) != 0 {
+		t.Fatalf("a tick before the deadline acted:\n%s", fmtOutputs(d.out))
+	}
+	out := d.step(Tick{At: d.m.NextDeadline()})
+	if want := []Output{Event{Kind: EventPathDown, Path: PathControl, Detail: "no heartbeat for 300ms"}}; !slices.Equal(eventsOnly(out), want) {
+		t.Fatalf("at the deadline: %v, want %v", eventsOnly(out), want)
+	}
+	if got, want := d.m.NextDeadline(), ms(340); !got.Equal(want) {
+		t.Fatalf("after the control path: deadline %s, want the backup path's timeout at %s", got.Sub(t0), want.Sub(t0))
+	}
+	out = d.step(Tick{At: d.m.NextDeadline()})
+	if rc, ok := lastRoleChange(out); !ok || rc.To != RoleActive || !hasEvent(out, EventPeerLost) {
+		t.Fatalf("at the last path's deadline: want peer lost and standby->active\n%s", fmtOutputs(out))
+	}
+}

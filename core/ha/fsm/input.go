@@ -9,8 +9,9 @@ type Input interface {
 	at() time.Time
 }
 
-// Tick is the passing of time; the engine steps one at least every quarter
-// heartbeat interval so that missed heartbeats are noticed in time.
+// Tick is the passing of time; the engine steps one at every
+// Machine.NextDeadline, so that missed heartbeats are noticed on time, and
+// at least one per heartbeat interval.
 type Tick struct {
 	// At is when it happened.
 	At time.Time

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // onHeartbeat records a heartbeat: the path is alive whatever the content;
@@ -84,4 +85,36 @@ func (m *Machine) checkPairing(out []Output) []Output {
 	}
 	m.refused, m.degraded = refused, degraded
 	return out
+}
+
+// NextDeadline is the earliest time after the last input at which the mere
+// passing of time changes what the machine decides: a path's heartbeat
+// timeout, the end of the startup window, the end of the preempt hold, the
+// end of the wait for a revoked yield. The engine steps a Tick then, so
+// that a dead peer is declared at its deadline and not at the next
+// periodic tick. The zero time means nothing is due.
+// SPEC: DET-1, DET-7
+func (m *Machine) NextDeadline() time.Time {
+	var next time.Time
+	consider := func(t time.Time) {
+		if t.After(m.now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	timeout := m.cfg.Timeout()
+	for _, ps := range m.paths {
+		if ps.up {
+			consider(ps.last.Add(timeout))
+		}
+	}
+	if m.role == RoleInitializing {
+		consider(m.windowEnd())
+	}
+	if m.peerGood {
+		consider(m.goodSince.Add(m.cfg.PreemptHoldTime))
+	}
+	if m.peerKnown && !m.peerAlive && m.yieldOutstanding() {
+		consider(m.lastHeard().Add(2 * timeout))
+	}
+	return next
 }

@@ -19,6 +19,8 @@ var (
 // active while heartbeats were delivered both ways within the last heartbeat
 // timeout (on any paths). Liveness: after every calm spell (faults cleared,
 // paths up, no loss, forced status reset) exactly one unit is active.
+// Promptness: every path is declared down exactly one heartbeat timeout
+// after its last heartbeat.
 // SPEC: DET-1, DET-2, DET-7, ROLE-1, ROLE-2
 func TestNeverTwoActivesProperty(t *testing.T) {
 	seeds, simTime := 60, time.Minute
@@ -71,8 +73,21 @@ func runProperty(t *testing.T, seed uint64, simTime time.Duration) int {
 	s.ready = func() time.Duration { return time.Duration(r.Int64N(int64(2 * iv))) }
 	s.loss = 0.05
 	steps := 0
+	// Every path is declared down at its deadline exactly: the units tick
+	// at Machine.NextDeadline, as the engine does.
+	wantDown := "no heartbeat for " + timeout.String()
+	var seen [2]int
 	s.check = func(s *sim) {
 		steps++
+		for i := range 2 {
+			for _, o := range s.log[i][seen[i]:] {
+				if e, ok := o.(Event); ok && e.Kind == EventPathDown && e.Detail != wantDown && !t.Failed() {
+					t.Errorf("seed %d at %s: unit %d: path %s down with %q, want %q (late deadline)\n%s",
+						seed, s.now.Sub(t0), i, e.Path, e.Detail, wantDown, strings.Join(s.trace, "\n"))
+				}
+			}
+			seen[i] = len(s.log[i])
+		}
 		if t.Failed() || s.actives() < 2 {
 			return
 		}

@@ -18,6 +18,7 @@ type sim struct {
 	links [2]Links     // each unit's link and probe results
 	cut   [2][2]bool   // [path][direction] direction 0: 0->1
 	deliv [2]time.Time // last delivery per direction, any path
+	armed [2]time.Time // each unit's deadline timer (Machine.NextDeadline)
 	loss  float64      // probability a heartbeat is lost on a path
 	delay func() time.Duration
 	ready func() time.Duration
@@ -83,15 +84,17 @@ func (s *sim) start(i int) {
 		s.send(i)
 		s.at(s.now.Add(iv), beat)
 	}
+	// As the engine does: a Tick at every NextDeadline (armed in step)
+	// and, as a safety net only, one every heartbeat interval.
 	tick = func() {
 		if s.m[i] != m || s.dead[i] {
 			return
 		}
 		s.step(i, Tick{At: s.now})
-		s.at(s.now.Add(iv/4), tick)
+		s.at(s.now.Add(iv), tick)
 	}
 	s.at(s.now, beat)
-	s.at(s.now.Add(iv/4), tick)
+	s.at(s.now.Add(iv), tick)
 }
 
 func (s *sim) crash(i int) { s.dead[i] = true; s.m[i] = nil }
@@ -137,6 +140,15 @@ func (s *sim) step(i int, in Input) {
 			})
 		}
 		s.tracef("%d %v", i, o)
+	}
+	// One deadline timer per unit, re-armed when the deadline moves.
+	if d := m.NextDeadline(); !d.IsZero() && !d.Equal(s.armed[i]) {
+		s.armed[i] = d
+		s.at(d, func() {
+			if s.m[i] == m && !s.dead[i] && s.armed[i].Equal(d) {
+				s.step(i, Tick{At: s.now})
+			}
+		})
 	}
 	if s.check != nil {
 		s.check(s)
