@@ -8,9 +8,12 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -217,14 +220,30 @@ func (r *Reconciler) drain(ctx context.Context) {
 	}
 }
 
+// next takes the queued plugin to reconcile first: a platform driver
+// before any other, because it moves the addresses at a takeover and
+// traffic waits for nothing else; then by name.
 func (r *Reconciler) next() (string, bool) {
+	platform := map[string]bool{}
+	for _, p := range r.cfg.Plugins() {
+		platform[p.Name] = p.Kind == sdk.KindPlatform
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for name := range r.queue {
-		delete(r.queue, name)
-		return name, true
+	if len(r.queue) == 0 {
+		return "", false
 	}
-	return "", false
+	first := slices.MinFunc(slices.Collect(maps.Keys(r.queue)), func(a, b string) int {
+		if platform[a] != platform[b] {
+			if platform[a] {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a, b)
+	})
+	delete(r.queue, first)
+	return first, true
 }
 
 func (r *Reconciler) kindOf(name string) (sdk.Kind, bool) {

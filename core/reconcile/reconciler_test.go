@@ -16,6 +16,7 @@ import (
 type recordingApplier struct {
 	mu      sync.Mutex
 	intents map[string][]*sdk.Intent
+	order   []string // plugin names, in the order applied
 	fail    error
 }
 
@@ -26,6 +27,7 @@ func newRecordingApplier() *recordingApplier {
 func (a *recordingApplier) Apply(_ context.Context, plugin string, in *sdk.Intent) (*sdk.ApplyResult, error) {
 	a.mu.Lock()
 	a.intents[plugin] = append(a.intents[plugin], in)
+	a.order = append(a.order, plugin)
 	err := a.fail
 	a.mu.Unlock()
 	if err != nil {
@@ -139,6 +141,35 @@ func TestRoleChangeReappliesAndSameRoleDoesNot(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if got := a.count("lab"); got != n {
 		t.Errorf("setting the same role again applied %d more times", got-n)
+	}
+}
+
+// At a role change the platform driver, which moves the addresses, is
+// given its intent before any other plugin, whatever the names.
+// SPEC: TKO-1
+func TestPlatformIsReconciledFirst(t *testing.T) {
+	a := newRecordingApplier()
+	r := New(Config{
+		Applier: a,
+		Plugins: func() []Plugin {
+			return []Plugin{{Name: "aa-sync", Kind: sdk.KindStatesync}, {Name: "zz-lab", Kind: sdk.KindPlatform}}
+		},
+		Self: Identity{SerialNumber: "UNIT-A"},
+	})
+	// Queue before Run, so that both wait together.
+	if err := r.SetConfig(pairConfig(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	r.SetRole(fsm.RoleActive)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitCount(t, a, "aa-sync", 1)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.order) < 2 || a.order[0] != "zz-lab" || a.order[1] != "aa-sync" {
+		t.Errorf("applied in the order %v, want the platform zz-lab first", a.order)
 	}
 }
 
