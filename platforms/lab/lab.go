@@ -190,8 +190,16 @@ func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, erro
 	res := &sdk.ApplyResult{}
 	var anns []announcement
 	// Whatever was added is announced, even if a later step fails: the
-	// retry would find the addresses held and not announce them.
-	defer func() { res.Warnings = append(res.Warnings, l.announce(anns)...) }()
+	// retry would find the addresses held and not announce them. On
+	// success the announcements go out as soon as the addresses are in
+	// place, before the host firewall is compared, which a takeover does
+	// not change.
+	announced := false
+	defer func() {
+		if !announced {
+			l.announce(anns)
+		}
+	}()
 	for _, pl := range plans {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -215,6 +223,8 @@ func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, erro
 			return nil, fmt.Errorf("port %s (netdev %q): %w (after %d changes)", pl.port.GetName(), pl.port.GetNetdev(), err, res.Changes)
 		}
 	}
+	res.Warnings = append(res.Warnings, l.announce(anns)...)
+	announced = true
 	for netdev := range l.held {
 		if _, ok := ports[netdev]; !ok && !isChildOf(netdev, ports) {
 			delete(l.held, netdev)
