@@ -47,12 +47,13 @@ bench: deps
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./bench/ ./northbound/netconf/ | tee bench/last.txt
 
-# Takeover time after kill -9 of the active, tandem against keepalived (VRRPv3) at equal
-# timers (needs root; installs keepalived if missing; not part of `make test`).
+# Takeover time after kill -9 of the active, UDP stream and live TCP sessions, tandem against
+# keepalived (VRRPv3) with conntrackd at equal timers (needs root; installs keepalived,
+# conntrackd and conntrack if missing; not part of `make test`).
 TAKEOVER_RUNS   ?= 20
 TAKEOVER_TIMERS ?= 200x3,100x3,50x3,20x3
 bench-takeover: build
-	@command -v keepalived >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq keepalived; }
+	@command -v keepalived >/dev/null && command -v conntrackd >/dev/null && command -v conntrack >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq keepalived conntrackd conntrack; }
 	$(GO) run ./bench/takeover -runs $(TAKEOVER_RUNS) -timers $(TAKEOVER_TIMERS) -ref keepalived -bin $(BIN)
 
 # No false failover: one pair idle for 10 minutes with 20 ms x 3 heartbeats and every CPU busy.

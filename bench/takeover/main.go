@@ -1,7 +1,8 @@
 // Command takeover measures how long traffic through the lab pair stops
 // when the active unit dies (kill -9 of its HA daemon and every port
 // down, as a power loss), for tandem and, as the reference, for keepalived
-// (VRRPv3) in the same lab, with the same timers, interleaved in one run.
+// (VRRPv3) with conntrackd (connection tracking sync) in the same lab,
+// with the same timers, interleaved in one run.
 //
 //	go run ./bench/takeover -runs 20 -timers 200x3,100x3,20x3 -ref keepalived
 //
@@ -11,11 +12,15 @@
 // the active unit with topo's Kill, and records the silence: the longest
 // gap between two consecutive echoes received by the client. It also
 // records the time from the kill to the first echo of a request sent
-// after it. The lab is torn down after every run, also on failure and on
-// interrupt. The table goes to stdout and to -out.
+// after it. Alongside, live TCP sessions (tcp.go) cross the pair from
+// well before the kill, once the standby holds their connection tracking
+// entries; per run it records how many came through and the longest
+// silence among those that did. The lab is torn down after every run, also
+// on failure and on interrupt. The table goes to stdout and to -out.
 //
-// It needs root, the tandemd and lab plugin binaries (make build) and, for
-// the reference, keepalived (make bench-takeover installs it).
+// It needs root, the tandemd and lab plugin binaries (make build),
+// conntrack(8) and, for the reference, keepalived and conntrackd (make
+// bench-takeover installs them).
 package main
 
 import (
@@ -89,17 +94,22 @@ type stack interface {
 	// PerBeat is the number of packets the active sends on the HA link per
 	// heartbeat interval.
 	PerBeat() int
+	// StandbyEntries lists the connection tracking entries the standby
+	// unit holds ready to take over, one per line with the original
+	// direction first (conntrack -L's and conntrackd -e's format).
+	StandbyEntries(l *topo.Lab, standby string) ([]byte, error)
 }
 
 // config is the command line.
 type config struct {
-	runs      int
-	timers    []timers
-	ref       string
-	bin       string
-	out       string
-	keepLogs  string
-	keepalive string
+	runs       int
+	timers     []timers
+	ref        string
+	bin        string
+	out        string
+	keepLogs   string
+	keepalive  string
+	conntrackd string
 }
 
 func main() {
@@ -110,8 +120,9 @@ func main() {
 	flag.StringVar(&c.ref, "ref", "keepalived", "reference stack: keepalived, or none")
 	flag.StringVar(&c.bin, "bin", "bin", "directory with tandemd and plugins/tandem-platform-lab (make build)")
 	flag.StringVar(&c.out, "out", "bench/takeover/last.txt", "file the report is written to (also printed)")
-	flag.StringVar(&c.keepLogs, "logs", "", "directory to copy the lab logs of failed runs to (default: none)")
+	flag.StringVar(&c.keepLogs, "logs", "", "directory to copy the lab logs of failed runs, and of runs that lost TCP sessions, to (default: none)")
 	flag.StringVar(&c.keepalive, "keepalived", "keepalived", "keepalived binary")
+	flag.StringVar(&c.conntrackd, "conntrackd", "conntrackd", "conntrackd binary, run with keepalived in the reference")
 	soakFor := flag.Duration("soak", 0, "instead of measuring takeovers, run one tandem pair idle this long with the first -timers setting and every CPU busy, and count false failure detections")
 	flag.Parse()
 	var err error
@@ -132,6 +143,9 @@ func main() {
 		}
 		return
 	}
+	if _, err := exec.LookPath("conntrack"); err != nil {
+		fatal(fmt.Errorf("conntrack not found (apt-get install -y conntrack): %w", err))
+	}
 	stacks := []stack{tandemStack{}}
 	switch c.ref {
 	case "keepalived":
@@ -139,7 +153,11 @@ func main() {
 		if err != nil {
 			fatal(fmt.Errorf("keepalived not found (apt-get install -y keepalived, or -ref none): %w", err))
 		}
-		stacks = append(stacks, keepalivedStack{Bin: bin})
+		ctd, err := exec.LookPath(c.conntrackd)
+		if err != nil {
+			fatal(fmt.Errorf("conntrackd not found (apt-get install -y conntrackd, or -ref none): %w", err))
+		}
+		stacks = append(stacks, keepalivedStack{Bin: bin, Conntrackd: ctd})
 	case "none", "":
 	default:
 		fatal(fmt.Errorf("-ref %q: keepalived or none", c.ref))
@@ -179,6 +197,9 @@ func benchmark(ctx context.Context, c config, stacks []stack, log io.Writer) (*r
 	defer sweep(tag)
 	host, _ := os.Hostname()
 	rep := &report{Started: time.Now(), Host: host, CPUs: runtime.NumCPU(), Runs: c.runs}
+	if len(stacks) > 1 {
+		rep.Ref = stacks[1].Name()
+	}
 	seq := 0
 	for _, t := range c.timers {
 		skip := map[string]string{}
@@ -204,16 +225,20 @@ func benchmark(ctx context.Context, c config, stacks []stack, log io.Writer) (*r
 				case errors.Is(err, errRefused):
 					skip[s.Name()] = err.Error()
 					res.Skipped = err.Error()
-					fmt.Fprintf(log, "%-5s %-10s skipped: %v\n", t, s.Name(), err)
+					fmt.Fprintf(log, "%-5s %-21s skipped: %v\n", t, s.Name(), err)
 					continue
 				case err != nil:
 					res.Errors = append(res.Errors, err.Error())
-					fmt.Fprintf(log, "%-5s %-10s run %2d: error: %v\n", t, s.Name(), i+1, err)
+					fmt.Fprintf(log, "%-5s %-21s run %2d: error: %v\n", t, s.Name(), i+1, err)
 					continue
 				}
 				res.Runs = append(res.Runs, r)
-				fmt.Fprintf(log, "%-5s %-10s run %2d: silence %6.1f ms, first echo after kill %6.1f ms, lost %4d, ports down %4.1f ms after SIGKILL, heartbeat every %5.1f ms\n",
-					t, s.Name(), i+1, ms(r.Silence), ms(r.FirstEcho), r.Lost, ms(r.PortsDown), ms(r.HeartbeatEvery))
+				lost := sessionsLost(r)
+				if lost != "" {
+					lost = " (lost: " + lost + ")"
+				}
+				fmt.Fprintf(log, "%-5s %-21s run %2d: silence %6.1f ms, first echo after kill %6.1f ms, lost %4d, ports down %4.1f ms after SIGKILL, heartbeat every %5.1f ms, TCP silence %s, TCP sessions survived %d/%d%s\n",
+					t, s.Name(), i+1, ms(r.Silence), ms(r.FirstEcho), r.Lost, ms(r.PortsDown), ms(r.HeartbeatEvery), tcpSilence(r), r.TCPSurvived, r.TCPSessions, lost)
 			}
 		}
 	}
@@ -229,7 +254,8 @@ func oneRun(ctx context.Context, s stack, t timers, opts topo.Options, keepLogs 
 		return r, fmt.Errorf("lab up: %w", err)
 	}
 	defer func() {
-		if err != nil && !errors.Is(err, errRefused) && keepLogs != "" {
+		lost := err == nil && r.TCPSurvived < r.TCPSessions
+		if (err != nil && !errors.Is(err, errRefused) || lost) && keepLogs != "" {
 			dst := filepath.Join(keepLogs, opts.Name)
 			if os.MkdirAll(dst, 0o755) == nil {
 				for _, pat := range []string{"*.log", "*.conf"} {
@@ -240,7 +266,11 @@ func oneRun(ctx context.Context, s stack, t timers, opts topo.Options, keepLogs 
 						}
 					}
 				}
-				err = fmt.Errorf("%w (logs in %s)", err, dst)
+				if lost {
+					r.Logs = dst
+				} else {
+					err = fmt.Errorf("%w (logs in %s)", err, dst)
+				}
 			}
 		}
 		if derr := l.Down(); derr != nil && err == nil {
@@ -270,6 +300,24 @@ func oneRun(ctx context.Context, s stack, t timers, opts topo.Options, keepLogs 
 		return steady(e, st.now(), 300*time.Millisecond)
 	}); err != nil {
 		return r, fmt.Errorf("no steady echo stream through %s before the kill: %w", active, err)
+	}
+	tcpSrv, err := startTCPEcho(l.Namespace("server"))
+	if err != nil {
+		return r, err
+	}
+	defer tcpSrv.Close()
+	sessions, err := dialSessions(l.Namespace("client"), tcpSessions, st.start)
+	if err != nil {
+		return r, err
+	}
+	defer closeSessions(sessions)
+	if err := waitFor(ctx, 5*time.Second, 10*time.Millisecond, func() bool {
+		return sessionsSteady(sessions, st.now(), 300*time.Millisecond)
+	}); err != nil {
+		return r, fmt.Errorf("the %d TCP sessions do not echo steadily through %s before the kill: %w", len(sessions), active, err)
+	}
+	if err := waitSynced(ctx, s, l, standby, sessions); err != nil {
+		return r, err
 	}
 	// Count the active's heartbeats (tandem: UDP; keepalived: VRRP,
 	// IP protocol 112) arriving at the standby on the HA link for a while,
@@ -305,21 +353,61 @@ func oneRun(ctx context.Context, s stack, t timers, opts topo.Options, keepLogs 
 	limit := 5*time.Second + 3*t.dead()
 	_ = waitFor(ctx, limit, 10*time.Millisecond, func() bool {
 		e, _ := st.snapshot()
-		return recoveredFor(e, down, st.now(), 300*time.Millisecond)
+		now := st.now()
+		return recoveredFor(e, down, now, 300*time.Millisecond) && sessionsSettled(sessions, down, now, 300*time.Millisecond)
 	})
+	end := st.now()
 	echoes, sent := st.Close()
+	var so []sessionOutcome
+	for _, ss := range sessions {
+		e, err := ss.Close()
+		so = append(so, judgeSession(e, err, killed, down, end))
+	}
 	r = measure(echoes, sent, killed, down)
 	r.PortsDown, r.HeartbeatEvery = down-killed, every
+	r.addSessions(so)
 	if oldMAC != newMAC {
 		r.Wire, r.WireOK = tap.gap(oldMAC, newMAC)
 	}
 	if !r.Recovered {
 		return r, fmt.Errorf("no echo within %s after the kill of %s", limit, active)
 	}
+	// A power loss leaves nothing running: the kill ended every process
+	// of the unit (for the reference, conntrackd with keepalived).
+	if pids := netnsPIDs(l.Namespace(active)); len(pids) > 0 {
+		return r, fmt.Errorf("processes %v still run in %s after its kill", pids, active)
+	}
 	if !hasAddr(l.Namespace(standby), "x0", lanVIP) || !hasAddr(l.Namespace(standby), "x1", wanVIP) {
 		return r, fmt.Errorf("echoes came back but %s does not hold the virtual addresses", standby)
 	}
 	return r, nil
+}
+
+// waitSynced waits until the standby holds an ESTABLISHED connection
+// tracking entry for every TCP session (stack s says where it keeps them),
+// so that the kill tests the takeover of synced sessions, not the sync's
+// latency.
+func waitSynced(ctx context.Context, s stack, l *topo.Lab, standby string, sessions []*tcpSession) error {
+	var ports []int
+	for _, ss := range sessions {
+		ports = append(ports, ss.port())
+	}
+	held, within := 0, 5*time.Second
+	var lerr error
+	err := waitFor(ctx, within, 50*time.Millisecond, func() bool {
+		var out []byte
+		out, lerr = s.StandbyEntries(l, standby)
+		held = syncedSessions(out, tcpEchoPort, ports)
+		return lerr == nil && held == len(ports)
+	})
+	if err == nil {
+		return nil
+	}
+	if lerr != nil {
+		return fmt.Errorf("%s: connection tracking entries of the standby %s: %w", s.Name(), standby, lerr)
+	}
+	return fmt.Errorf("%s: the standby %s holds ESTABLISHED entries for %d of the %d TCP sessions (client ports %v) after %s: %w",
+		s.Name(), standby, held, len(ports), ports, within, err)
 }
 
 // run executes a command and returns its error with the command's output.
@@ -329,6 +417,19 @@ func run(name string, args ...string) error {
 		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return nil
+}
+
+// output runs a command and returns its standard output, or its error
+// with what it wrote to standard error.
+func output(name string, args ...string) ([]byte, error) {
+	var stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return out, nil
 }
 
 // hasAddr reports whether dev in namespace ns carries the IPv4 address

@@ -28,6 +28,8 @@ type report struct {
 	Host    string
 	CPUs    int
 	Runs    int
+	// Ref is the reference stack's name, empty without one.
+	Ref     string
 	Results []*result
 }
 
@@ -35,14 +37,23 @@ func (r *report) add(stack string, t timers) {
 	r.Results = append(r.Results, &result{Stack: stack, Timers: t})
 }
 
+// result returns the result of stack at timers t, added if missing.
 func (r *report) result(stack string, t timers) *result {
+	if res := r.lookup(stack, t); res != nil {
+		return res
+	}
+	r.add(stack, t)
+	return r.Results[len(r.Results)-1]
+}
+
+// lookup returns the result of stack at timers t, nil if there is none.
+func (r *report) lookup(stack string, t timers) *result {
 	for _, res := range r.Results {
 		if res.Stack == stack && res.Timers == t {
 			return res
 		}
 	}
-	r.add(stack, t)
-	return r.Results[len(r.Results)-1]
+	return nil
 }
 
 // percentile is the nearest-rank percentile p (0-100) of ds; with 20
@@ -83,6 +94,28 @@ func (res *result) wireGaps() []time.Duration {
 	return out
 }
 
+// tcpSilences are the TCP silences of the runs in which at least one
+// session survived.
+func (res *result) tcpSilences() []time.Duration {
+	var ds []time.Duration
+	for _, o := range res.Runs {
+		if o.TCPSilenceOK {
+			ds = append(ds, o.TCPSilence)
+		}
+	}
+	return ds
+}
+
+// tcpSurvived counts the sessions that survived and all sessions, over
+// every run.
+func (res *result) tcpSurvived() (n, of int) {
+	for _, o := range res.Runs {
+		n += o.TCPSurvived
+		of += o.TCPSessions
+	}
+	return n, of
+}
+
 func (res *result) heartbeats() []time.Duration {
 	var ds []time.Duration
 	for _, o := range res.Runs {
@@ -93,40 +126,78 @@ func (res *result) heartbeats() []time.Duration {
 
 func fmtMS(d time.Duration) string { return fmt.Sprintf("%.0f ms", ms(d)) }
 
-// write renders the report: a Markdown table of silence and time to the
-// first echo per stack and timers, the tandem/keepalived ratios, and every
-// run's silence.
+// tcpSilence renders a run's TCP silence, none when no session survived.
+func tcpSilence(o outcome) string {
+	if !o.TCPSilenceOK {
+		return "none"
+	}
+	return fmt.Sprintf("%.1f ms", ms(o.TCPSilence))
+}
+
+// sessionsLost says why a run's lost TCP sessions were lost and where its
+// logs are; empty when none was lost.
+func sessionsLost(o outcome) string {
+	if len(o.TCPLost) == 0 {
+		return ""
+	}
+	s := lostSummary(o.TCPLost)
+	if o.Logs != "" {
+		s += "; logs in " + o.Logs
+	}
+	return s
+}
+
+// ratio renders a/b, or n/a when either has no value.
+func ratio(a, b []time.Duration, p float64) string {
+	if len(a) == 0 || len(b) == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2fx", ms(percentile(a, p))/ms(percentile(b, p)))
+}
+
+// write renders the report: a Markdown table of the UDP stream's silence
+// and time to the first echo, and of the TCP sessions' silence and
+// survival, per stack and timers, the tandem/reference ratios, and every
+// run's silences.
 func (r *report) write(w io.Writer) {
-	fmt.Fprintf(w, "Takeover after kill -9 of the active: %d runs per row, %s, %d CPUs, %s, took %s\n\n",
+	fmt.Fprintf(w, "Takeover after kill -9 of the active: %d runs per row, %s, %d CPUs, %s, took %s\n",
 		r.Runs, r.Host, r.CPUs, r.Started.Format("2006-01-02 15:04"), r.Took.Round(time.Second))
-	fmt.Fprintln(w, "| timers | stack | runs ok | silence p50 | silence p99 | silence max | kill to first echo p50 | kill to first echo p99 | on the wire, old to new unit p50 / p99 | heartbeats seen every (p50) | tandem / keepalived silence p50, p99 |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	if r.Ref != "" {
+		fmt.Fprintf(w, "Reference: %s, keepalived (VRRPv3) with conntrackd (FTFW sync of the connection tracking table over the HA link), as stateful Linux firewall pairs run them.\n", r.Ref)
+	}
+	fmt.Fprintf(w, "Silence is the UDP stream's (one request per ms). TCP: %d sessions per run, one request per ms each; a session survived if it had no error (such as a reset) and echoed again through the new unit until the end of the run. TCP silence: per run, the longest gap between echoes among its survived sessions; p50 and p99 over the runs with at least one survived session. Sessions that did not survive count only in \"TCP sessions survived\".\n\n", tcpSessions)
+	fmt.Fprintln(w, "| timers | stack | runs ok | silence p50 | silence p99 | silence max | kill to first echo p50 | kill to first echo p99 | on the wire, old to new unit p50 / p99 | heartbeats seen every (p50) | tandem / reference silence p50, p99 | TCP silence p50 (survived sessions) | TCP silence p99 (survived sessions) | TCP sessions survived | tandem / reference TCP silence p50 |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, res := range r.Results {
 		if res.Skipped != "" && len(res.Runs) == 0 {
-			fmt.Fprintf(w, "| %s | %s | refused | | | | | | | | |\n", res.Timers, res.Stack)
+			fmt.Fprintf(w, "| %s | %s | refused | | | | | | | | | | | | |\n", res.Timers, res.Stack)
 			continue
 		}
-		s, f := res.silences(), res.firstEchoes()
-		ratio := ""
-		if res.Stack == "tandem" {
-			ref := r.result("keepalived", res.Timers)
-			if len(ref.Runs) > 0 && len(res.Runs) > 0 {
-				rs := ref.silences()
-				ratio = fmt.Sprintf("%.2fx, %.2fx", ms(percentile(s, 50))/ms(percentile(rs, 50)), ms(percentile(s, 99))/ms(percentile(rs, 99)))
-			}
+		s, f, ts := res.silences(), res.firstEchoes(), res.tcpSilences()
+		udpRatio, tcpRatio := "", ""
+		if ref := r.lookup(r.Ref, res.Timers); res.Stack == "tandem" && ref != nil && len(ref.Runs) > 0 && len(res.Runs) > 0 {
+			rs := ref.silences()
+			udpRatio = ratio(s, rs, 50) + ", " + ratio(s, rs, 99)
+			tcpRatio = ratio(ts, ref.tcpSilences(), 50)
 		}
 		if len(res.Runs) == 0 {
-			fmt.Fprintf(w, "| %s | %s | 0/%d | | | | | | | | |\n", res.Timers, res.Stack, len(res.Errors))
+			fmt.Fprintf(w, "| %s | %s | 0/%d | | | | | | | | | | | | |\n", res.Timers, res.Stack, len(res.Errors))
 			continue
 		}
 		wire := "n/a (shared MAC)"
 		if g := res.wireGaps(); len(g) > 0 {
 			wire = fmtMS(percentile(g, 50)) + " / " + fmtMS(percentile(g, 99))
 		}
-		fmt.Fprintf(w, "| %s | %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s |\n", res.Timers, res.Stack,
+		tcp50, tcp99 := "none", "none"
+		if len(ts) > 0 {
+			tcp50, tcp99 = fmtMS(percentile(ts, 50)), fmtMS(percentile(ts, 99))
+		}
+		survived, sessions := res.tcpSurvived()
+		fmt.Fprintf(w, "| %s | %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d/%d | %s |\n", res.Timers, res.Stack,
 			len(res.Runs), len(res.Runs)+len(res.Errors),
 			fmtMS(percentile(s, 50)), fmtMS(percentile(s, 99)), fmtMS(percentile(s, 100)),
-			fmtMS(percentile(f, 50)), fmtMS(percentile(f, 99)), wire, fmtMS(percentile(res.heartbeats(), 50)), ratio)
+			fmtMS(percentile(f, 50)), fmtMS(percentile(f, 99)), wire, fmtMS(percentile(res.heartbeats(), 50)), udpRatio,
+			tcp50, tcp99, survived, sessions, tcpRatio)
 	}
 	fmt.Fprintln(w)
 	for _, res := range r.Results {
@@ -139,6 +210,20 @@ func (r *report) write(w io.Writer) {
 				parts = append(parts, fmt.Sprintf("%.0f", ms(d)))
 			}
 			fmt.Fprintf(w, "%s %s silences (ms, run order): %s\n", res.Timers, res.Stack, strings.Join(parts, " "))
+			parts = parts[:0]
+			for _, o := range res.Runs {
+				p := "none"
+				if o.TCPSilenceOK {
+					p = fmt.Sprintf("%.0f", ms(o.TCPSilence))
+				}
+				parts = append(parts, fmt.Sprintf("%s (%d/%d)", p, o.TCPSurvived, o.TCPSessions))
+			}
+			fmt.Fprintf(w, "%s %s TCP silences (ms, sessions survived, run order): %s\n", res.Timers, res.Stack, strings.Join(parts, " "))
+			for i, o := range res.Runs {
+				if len(o.TCPLost) > 0 {
+					fmt.Fprintf(w, "%s %s TCP sessions lost in run %d of those ok: %s\n", res.Timers, res.Stack, i+1, sessionsLost(o))
+				}
+			}
 		}
 		for _, e := range res.Errors {
 			fmt.Fprintf(w, "%s %s: failed run: %s\n", res.Timers, res.Stack, oneLine(e))

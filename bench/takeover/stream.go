@@ -215,21 +215,27 @@ type outcome struct {
 	// is false when it could not be told (the units share a MAC).
 	Wire   time.Duration
 	WireOK bool
+	// TCPSilence is the longest silence of the TCP sessions that survived
+	// the takeover; TCPSilenceOK is false when none did.
+	TCPSilence   time.Duration
+	TCPSilenceOK bool
+	// TCPSurvived of TCPSessions came through the takeover; TCPLost says
+	// why each of the others did not.
+	TCPSurvived, TCPSessions int
+	TCPLost                  []string
+	// Logs is where the lab's logs of a run that lost TCP sessions were
+	// copied (with -logs).
+	Logs string
 }
 
 // measure computes the outcome of a kill at time killed (stream clock),
 // whose last port went down at down, from the echoes received. Only gaps
 // that end after the kill count.
 func measure(echoes []echo, sent uint64, killed, down time.Duration) outcome {
-	var o outcome
-	var prev time.Duration = -1
+	o := outcome{Silence: longestGap(echoes, killed)}
 	seen := map[uint64]bool{}
 	for _, e := range echoes {
 		seen[e.seq] = true
-		if prev >= 0 && e.recv > killed && e.recv-prev > o.Silence {
-			o.Silence = e.recv - prev
-		}
-		prev = e.recv
 		if !o.Recovered && e.sent > down {
 			o.Recovered = true
 			o.FirstEcho = e.recv - killed
@@ -237,6 +243,18 @@ func measure(echoes []echo, sent uint64, killed, down time.Duration) outcome {
 	}
 	o.Lost = sent - uint64(len(seen))
 	return o
+}
+
+// longestGap is the longest time between two consecutive echoes (in
+// receive order) of which the later arrived after killed.
+func longestGap(echoes []echo, killed time.Duration) time.Duration {
+	var gap time.Duration
+	for i := 1; i < len(echoes); i++ {
+		if e := echoes[i]; e.recv > killed {
+			gap = max(gap, e.recv-echoes[i-1].recv)
+		}
+	}
+	return gap
 }
 
 // recoveredFor reports whether echoes of requests sent after down (the

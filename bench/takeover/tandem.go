@@ -88,6 +88,13 @@ func (tandemStack) Prepare(ctx context.Context, l *topo.Lab, t timers) (string, 
 	return active, nil
 }
 
+// StandbyEntries lists the standby's kernel connection tracking table for
+// TCP to the echo port: tandem's stateful sync installs the active's
+// entries there as they come.
+func (tandemStack) StandbyEntries(l *topo.Lab, standby string) ([]byte, error) {
+	return output("ip", "netns", "exec", l.Namespace(standby), "conntrack", "-L", "-p", "tcp", "--dport", strconv.Itoa(tcpEchoPort))
+}
+
 // haTimers reads heartbeat-interval and failover-trigger-level from an RFC
 // 7951 configuration, with the YANG defaults (200 ms, 3) when absent.
 func haTimers(cfg []byte) (interval, level int, err error) {
