@@ -81,6 +81,14 @@ func (keepalivedStack) Name() string { return "keepalived+conntrackd" }
 // PerBeat is 2: one advert per VRRP instance (LAN and WAN) and interval.
 func (keepalivedStack) PerBeat() int { return 2 }
 
+// DeadInterval is VRRPv3's Master_Down_Interval for the backup at priority
+// 253: 3 x advert_int + (256-253) x advert_int / 256 (the multiple is
+// fixed at 3 by the RFC).
+func (keepalivedStack) DeadInterval(t timers) time.Duration {
+	iv := time.Duration(t.IntervalMS) * time.Millisecond
+	return 3*iv + (256-253)*iv/256
+}
+
 const keepalivedConf = `# bench/takeover: keepalived reference for {{.Unit}}
 global_defs {
     router_id tdmb-{{.Unit}}

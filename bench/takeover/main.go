@@ -94,6 +94,9 @@ type stack interface {
 	// PerBeat is the number of packets the active sends on the HA link per
 	// heartbeat interval.
 	PerBeat() int
+	// DeadInterval is how long after the active's last heartbeat the
+	// standby declares it dead with timers t.
+	DeadInterval(t timers) time.Duration
 	// StandbyEntries lists the connection tracking entries the standby
 	// unit holds ready to take over, one per line with the original
 	// direction first (conntrack -L's and conntrackd -e's format).
@@ -237,8 +240,8 @@ func benchmark(ctx context.Context, c config, stacks []stack, log io.Writer) (*r
 				if lost != "" {
 					lost = " (lost: " + lost + ")"
 				}
-				fmt.Fprintf(log, "%-5s %-21s run %2d: silence %6.1f ms, first echo after kill %6.1f ms, lost %4d, ports down %4.1f ms after SIGKILL, heartbeat every %5.1f ms, TCP silence %s, TCP sessions survived %d/%d%s\n",
-					t, s.Name(), i+1, ms(r.Silence), ms(r.FirstEcho), r.Lost, ms(r.PortsDown), ms(r.HeartbeatEvery), tcpSilence(r), r.TCPSurvived, r.TCPSessions, lost)
+				fmt.Fprintf(log, "%-5s %-21s run %2d: silence %6.1f ms (%5.1f ms after the dead interval), first echo after kill %6.1f ms, lost %4d, ports down %4.1f ms after SIGKILL, heartbeat every %5.1f ms, TCP silence %s, TCP sessions survived %d/%d%s\n",
+					t, s.Name(), i+1, ms(r.Silence), ms(r.AfterDead), ms(r.FirstEcho), r.Lost, ms(r.PortsDown), ms(r.HeartbeatEvery), tcpSilence(r), r.TCPSurvived, r.TCPSessions, lost)
 			}
 		}
 	}
@@ -326,6 +329,11 @@ func oneRun(ctx context.Context, s stack, t timers, opts topo.Options, keepLogs 
 	if err != nil {
 		return r, err
 	}
+	beats, err := startHeartbeatTap(l.Namespace(standby), st.now)
+	if err != nil {
+		return r, err
+	}
+	defer beats.Close()
 	sleep(ctx, max(time.Second, 8*time.Duration(t.IntervalMS)*time.Millisecond))
 	// A random phase: the kill falls anywhere between two heartbeats, not
 	// at the same point of the stack's timer cycle in every run.
@@ -368,6 +376,9 @@ func oneRun(ctx context.Context, s stack, t timers, opts topo.Options, keepLogs 
 	r.addSessions(so)
 	if oldMAC != newMAC {
 		r.Wire, r.WireOK = tap.gap(oldMAC, newMAC)
+	}
+	if last, ok := beats.last(); ok && r.Recovered {
+		r.AfterDead, r.AfterDeadOK = r.SilenceEnd-(last+s.DeadInterval(t)), true
 	}
 	if !r.Recovered {
 		return r, fmt.Errorf("no echo within %s after the kill of %s", limit, active)

@@ -94,6 +94,18 @@ func (res *result) wireGaps() []time.Duration {
 	return out
 }
 
+// afterDead are the runs' takeover times after the dead interval, where
+// the standby's heartbeat tap saw the active's last heartbeat.
+func (res *result) afterDead() []time.Duration {
+	var out []time.Duration
+	for _, r := range res.Runs {
+		if r.AfterDeadOK {
+			out = append(out, r.AfterDead)
+		}
+	}
+	return out
+}
+
 // tcpSilences are the TCP silences of the runs in which at least one
 // session survived.
 func (res *result) tcpSilences() []time.Duration {
@@ -165,12 +177,12 @@ func (r *report) write(w io.Writer) {
 	if r.Ref != "" {
 		fmt.Fprintf(w, "Reference: %s, keepalived (VRRPv3) with conntrackd (FTFW sync of the connection tracking table over the HA link), as stateful Linux firewall pairs run them.\n", r.Ref)
 	}
-	fmt.Fprintf(w, "Silence is the UDP stream's (one request per ms). TCP: %d sessions per run, one request per ms each; a session survived if it had no error (such as a reset) and echoed again through the new unit until the end of the run. TCP silence: per run, the longest gap between echoes among its survived sessions; p50 and p99 over the runs with at least one survived session. Sessions that did not survive count only in \"TCP sessions survived\".\n\n", tcpSessions)
-	fmt.Fprintln(w, "| timers | stack | runs ok | silence p50 | silence p99 | silence max | kill to first echo p50 | kill to first echo p99 | on the wire, old to new unit p50 / p99 | heartbeats seen every (p50) | tandem / reference silence p50, p99 | TCP silence p50 (survived sessions) | TCP silence p99 (survived sessions) | TCP sessions survived | tandem / reference TCP silence p50 |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintf(w, "Silence is the UDP stream's (one request per ms). TCP: %d sessions per run, one request per ms each; a session survived if it had no error (such as a reset) and echoed again through the new unit until the end of the run. TCP silence: per run, the longest gap between echoes among its survived sessions; p50 and p99 over the runs with at least one survived session. Sessions that did not survive count only in \"TCP sessions survived\". After the dead interval: from the moment the standby's dead interval ended (the active's last heartbeat at the standby, seen by a packet socket on its HA ports, plus interval x 3 for tandem, VRRPv3's Master_Down_Interval for keepalived) to the end of the silence, which takes the random phase of the kill out: it is the takeover work of the stack.\n\n", tcpSessions)
+	fmt.Fprintln(w, "| timers | stack | runs ok | silence p50 | silence p99 | silence max | kill to first echo p50 | kill to first echo p99 | on the wire, old to new unit p50 / p99 | after the dead interval p50 / p99 | heartbeats seen every (p50) | tandem / reference silence p50, p99 | TCP silence p50 (survived sessions) | TCP silence p99 (survived sessions) | TCP sessions survived | tandem / reference TCP silence p50 |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, res := range r.Results {
 		if res.Skipped != "" && len(res.Runs) == 0 {
-			fmt.Fprintf(w, "| %s | %s | refused | | | | | | | | | | | | |\n", res.Timers, res.Stack)
+			fmt.Fprintf(w, "| %s | %s | refused | | | | | | | | | | | | | |\n", res.Timers, res.Stack)
 			continue
 		}
 		s, f, ts := res.silences(), res.firstEchoes(), res.tcpSilences()
@@ -181,22 +193,26 @@ func (r *report) write(w io.Writer) {
 			tcpRatio = ratio(ts, ref.tcpSilences(), 50)
 		}
 		if len(res.Runs) == 0 {
-			fmt.Fprintf(w, "| %s | %s | 0/%d | | | | | | | | | | | | |\n", res.Timers, res.Stack, len(res.Errors))
+			fmt.Fprintf(w, "| %s | %s | 0/%d | | | | | | | | | | | | | |\n", res.Timers, res.Stack, len(res.Errors))
 			continue
 		}
 		wire := "n/a (shared MAC)"
 		if g := res.wireGaps(); len(g) > 0 {
 			wire = fmtMS(percentile(g, 50)) + " / " + fmtMS(percentile(g, 99))
 		}
+		after := "n/a"
+		if a := res.afterDead(); len(a) > 0 {
+			after = fmtMS(percentile(a, 50)) + " / " + fmtMS(percentile(a, 99))
+		}
 		tcp50, tcp99 := "none", "none"
 		if len(ts) > 0 {
 			tcp50, tcp99 = fmtMS(percentile(ts, 50)), fmtMS(percentile(ts, 99))
 		}
 		survived, sessions := res.tcpSurvived()
-		fmt.Fprintf(w, "| %s | %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d/%d | %s |\n", res.Timers, res.Stack,
+		fmt.Fprintf(w, "| %s | %s | %d/%d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d/%d | %s |\n", res.Timers, res.Stack,
 			len(res.Runs), len(res.Runs)+len(res.Errors),
 			fmtMS(percentile(s, 50)), fmtMS(percentile(s, 99)), fmtMS(percentile(s, 100)),
-			fmtMS(percentile(f, 50)), fmtMS(percentile(f, 99)), wire, fmtMS(percentile(res.heartbeats(), 50)), udpRatio,
+			fmtMS(percentile(f, 50)), fmtMS(percentile(f, 99)), wire, after, fmtMS(percentile(res.heartbeats(), 50)), udpRatio,
 			tcp50, tcp99, survived, sessions, tcpRatio)
 	}
 	fmt.Fprintln(w)

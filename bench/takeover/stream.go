@@ -194,8 +194,16 @@ func steady(echoes []echo, now, window time.Duration) bool {
 // outcome is what the client saw around one kill.
 type outcome struct {
 	// Silence is the longest gap between two consecutive echoes received
-	// from the kill's last echo onwards.
-	Silence time.Duration
+	// from the kill's last echo onwards; SilenceEnd is when it ended
+	// (stream clock).
+	Silence, SilenceEnd time.Duration
+	// AfterDead is the time from the end of the standby's dead interval
+	// (the active's last heartbeat at the standby plus the stack's
+	// DeadInterval) to SilenceEnd: the takeover work, with the wait the
+	// timers dictate taken out. AfterDeadOK is false when the standby's
+	// heartbeat tap saw no heartbeat.
+	AfterDead   time.Duration
+	AfterDeadOK bool
 	// FirstEcho is the time from the kill to the first echo of a request
 	// sent once every port of the killed unit was down (until then the
 	// old unit's kernel still forwards).
@@ -232,7 +240,8 @@ type outcome struct {
 // whose last port went down at down, from the echoes received. Only gaps
 // that end after the kill count.
 func measure(echoes []echo, sent uint64, killed, down time.Duration) outcome {
-	o := outcome{Silence: longestGap(echoes, killed)}
+	o := outcome{}
+	o.Silence, o.SilenceEnd = longestGap(echoes, killed)
 	seen := map[uint64]bool{}
 	for _, e := range echoes {
 		seen[e.seq] = true
@@ -246,15 +255,15 @@ func measure(echoes []echo, sent uint64, killed, down time.Duration) outcome {
 }
 
 // longestGap is the longest time between two consecutive echoes (in
-// receive order) of which the later arrived after killed.
-func longestGap(echoes []echo, killed time.Duration) time.Duration {
-	var gap time.Duration
+// receive order) of which the later arrived after killed, and when the
+// later arrived.
+func longestGap(echoes []echo, killed time.Duration) (gap, end time.Duration) {
 	for i := 1; i < len(echoes); i++ {
-		if e := echoes[i]; e.recv > killed {
-			gap = max(gap, e.recv-echoes[i-1].recv)
+		if e := echoes[i]; e.recv > killed && e.recv-echoes[i-1].recv > gap {
+			gap, end = e.recv-echoes[i-1].recv, e.recv
 		}
 	}
-	return gap
+	return gap, end
 }
 
 // recoveredFor reports whether echoes of requests sent after down (the

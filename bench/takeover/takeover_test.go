@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"syscall"
@@ -68,7 +69,7 @@ func TestMeasure(t *testing.T) {
 	add(282*ms, 283*ms)
 	add(283*ms, 284*ms)
 	o := measure(es, 300, 40*ms, 50*ms)
-	if !o.Recovered || o.Silence != 250*ms || o.FirstEcho != 243*ms || o.Lost != 295 {
+	if !o.Recovered || o.Silence != 250*ms || o.SilenceEnd != 283*ms || o.FirstEcho != 243*ms || o.Lost != 295 {
 		t.Errorf("measure = %+v", o)
 	}
 	if o := measure(es[:3], 10, 40*ms, 50*ms); o.Recovered {
@@ -79,12 +80,12 @@ func TestMeasure(t *testing.T) {
 func TestLongestGap(t *testing.T) {
 	ms := time.Millisecond
 	es := []echo{{recv: 1 * ms}, {recv: 50 * ms}, {recv: 60 * ms}, {recv: 90 * ms}}
-	for _, c := range []struct{ killed, want time.Duration }{{0, 49 * ms}, {55 * ms, 30 * ms}, {90 * ms, 0}} {
-		if got := longestGap(es, c.killed); got != c.want {
-			t.Errorf("longestGap(killed %s) = %s, want %s", c.killed, got, c.want)
+	for _, c := range []struct{ killed, want, end time.Duration }{{0, 49 * ms, 50 * ms}, {55 * ms, 30 * ms, 90 * ms}, {90 * ms, 0, 0}} {
+		if got, end := longestGap(es, c.killed); got != c.want || end != c.end {
+			t.Errorf("longestGap(killed %s) = %s ending at %s, want %s ending at %s", c.killed, got, end, c.want, c.end)
 		}
 	}
-	if longestGap(nil, 0) != 0 {
+	if g, _ := longestGap(nil, 0); g != 0 {
 		t.Error("longestGap of nothing")
 	}
 }
@@ -212,5 +213,36 @@ func TestSessionFail(t *testing.T) {
 	s.fail("read", io.ErrUnexpectedEOF)
 	if s.err == nil || s.err.Error() != "read: closed by the server" {
 		t.Errorf("EOF = %v, want read: closed by the server", s.err)
+	}
+}
+
+// The heartbeat tap knows tandem's heartbeats and VRRP adverts by their
+// IP header, and nothing else.
+func TestHeartbeatSource(t *testing.T) {
+	frame := func(proto byte, dport uint16) []byte {
+		f := make([]byte, 14+20+8)
+		f[12], f[13] = 0x08, 0x00
+		ip := f[14:]
+		ip[0], ip[9] = 0x45, proto
+		copy(ip[12:16], []byte{169, 254, 10, 1})
+		ip[22], ip[23] = byte(dport>>8), byte(dport)
+		return f
+	}
+	src := netip.MustParseAddr("169.254.10.1")
+	for _, c := range []struct {
+		name  string
+		frame []byte
+		ok    bool
+	}{
+		{"tandem heartbeat", frame(17, 8734), true},
+		{"VRRP advert", frame(112, 0), true},
+		{"state sync stream", frame(17, 8735), false},
+		{"config sync", frame(6, 8734), false},
+		{"short", frame(17, 8734)[:20], false},
+	} {
+		got, ok := heartbeatSource(c.frame)
+		if ok != c.ok || ok && got != src {
+			t.Errorf("%s: %v %t, want %t", c.name, got, ok, c.ok)
+		}
 	}
 }

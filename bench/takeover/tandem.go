@@ -27,6 +27,9 @@ func (tandemStack) Name() string { return "tandem" }
 // PerBeat is 1: one heartbeat per interval on each HA path.
 func (tandemStack) PerBeat() int { return 1 }
 
+// DeadInterval is interval x multiple (DET-1).
+func (tandemStack) DeadInterval(t timers) time.Duration { return t.dead() }
+
 // Prepare waits for an active and a standby, commits the timers on the
 // active, waits until the standby runs them too, and returns the active.
 func (tandemStack) Prepare(ctx context.Context, l *topo.Lab, t timers) (string, error) {

@@ -292,7 +292,8 @@ func judgeSession(echoes []echo, err error, killed, down, end time.Duration) ses
 	case end-echoes[len(echoes)-1].recv > aliveWithin:
 		return sessionOutcome{Lost: "silent again at the end of the run"}
 	}
-	return sessionOutcome{Survived: true, Silence: longestGap(echoes, killed)}
+	silence, _ := longestGap(echoes, killed)
+	return sessionOutcome{Survived: true, Silence: silence}
 }
 
 // addSessions records the sessions of one run in o: how many survived,
