@@ -240,8 +240,8 @@ func benchmark(ctx context.Context, c config, stacks []stack, log io.Writer) (*r
 				if lost != "" {
 					lost = " (lost: " + lost + ")"
 				}
-				fmt.Fprintf(log, "%-5s %-21s run %2d: silence %6.1f ms (%5.1f ms after the dead interval), first echo after kill %6.1f ms, lost %4d, ports down %4.1f ms after SIGKILL, heartbeat every %5.1f ms, TCP silence %s, TCP sessions survived %d/%d%s\n",
-					t, s.Name(), i+1, ms(r.Silence), ms(r.AfterDead), ms(r.FirstEcho), r.Lost, ms(r.PortsDown), ms(r.HeartbeatEvery), tcpSilence(r), r.TCPSurvived, r.TCPSessions, lost)
+				fmt.Fprintf(log, "%-5s %-21s run %2d: silence %6.1f ms (%s after the dead interval), first echo after kill %6.1f ms, lost %4d, ports down %4.1f ms after SIGKILL, heartbeat every %5.1f ms, TCP silence %s, TCP sessions survived %d/%d%s\n",
+					t, s.Name(), i+1, ms(r.Silence), afterDead(r), ms(r.FirstEcho), r.Lost, ms(r.PortsDown), ms(r.HeartbeatEvery), tcpSilence(r), r.TCPSurvived, r.TCPSessions, lost)
 			}
 		}
 	}
@@ -377,7 +377,9 @@ func oneRun(ctx context.Context, s stack, t timers, opts topo.Options, keepLogs 
 	if oldMAC != newMAC {
 		r.Wire, r.WireOK = tap.gap(oldMAC, newMAC)
 	}
-	if last, ok := beats.last(); ok && r.Recovered {
+	// Only a standby that heard the active within one dead interval
+	// before the kill measures its takeover from this heartbeat.
+	if last, ok := beats.last(); ok && r.Recovered && killed-last < s.DeadInterval(t) {
 		r.AfterDead, r.AfterDeadOK = r.SilenceEnd-(last+s.DeadInterval(t)), true
 	}
 	if !r.Recovered {

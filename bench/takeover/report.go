@@ -146,6 +146,16 @@ func tcpSilence(o outcome) string {
 	return fmt.Sprintf("%.1f ms", ms(o.TCPSilence))
 }
 
+// afterDead renders a run's takeover work after the dead interval, n/a
+// when the standby had not heard the active within one dead interval
+// before the kill.
+func afterDead(o outcome) string {
+	if !o.AfterDeadOK {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f ms", ms(o.AfterDead))
+}
+
 // sessionsLost says why a run's lost TCP sessions were lost and where its
 // logs are; empty when none was lost.
 func sessionsLost(o outcome) string {
@@ -177,7 +187,7 @@ func (r *report) write(w io.Writer) {
 	if r.Ref != "" {
 		fmt.Fprintf(w, "Reference: %s, keepalived (VRRPv3) with conntrackd (FTFW sync of the connection tracking table over the HA link), as stateful Linux firewall pairs run them.\n", r.Ref)
 	}
-	fmt.Fprintf(w, "Silence is the UDP stream's (one request per ms). TCP: %d sessions per run, one request per ms each; a session survived if it had no error (such as a reset) and echoed again through the new unit until the end of the run. TCP silence: per run, the longest gap between echoes among its survived sessions; p50 and p99 over the runs with at least one survived session. Sessions that did not survive count only in \"TCP sessions survived\". After the dead interval: from the moment the standby's dead interval ended (the active's last heartbeat at the standby, seen by a packet socket on its HA ports, plus interval x 3 for tandem, VRRPv3's Master_Down_Interval for keepalived) to the end of the silence, which takes the random phase of the kill out: it is the takeover work of the stack.\n\n", tcpSessions)
+	fmt.Fprintf(w, "Silence is the UDP stream's (one request per ms). TCP: %d sessions per run, one request per ms each; a session survived if it had no error (such as a reset) and echoed again through the new unit until the end of the run. TCP silence: per run, the longest gap between echoes among its survived sessions; p50 and p99 over the runs with at least one survived session. Sessions that did not survive count only in \"TCP sessions survived\". After the dead interval: from the moment the standby's dead interval ended (the active's last heartbeat at the standby, seen by a packet socket on its HA ports, plus interval x 3 for tandem, VRRPv3's Master_Down_Interval for keepalived) to the end of the silence, which takes the random phase of the kill out: it is the takeover work of the stack (runs in which the standby had not heard the active for a whole dead interval before the kill are left out of it).\n\n", tcpSessions)
 	fmt.Fprintln(w, "| timers | stack | runs ok | silence p50 | silence p99 | silence max | kill to first echo p50 | kill to first echo p99 | on the wire, old to new unit p50 / p99 | after the dead interval p50 / p99 | heartbeats seen every (p50) | tandem / reference silence p50, p99 | TCP silence p50 (survived sessions) | TCP silence p99 (survived sessions) | TCP sessions survived | tandem / reference TCP silence p50 |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, res := range r.Results {
@@ -203,6 +213,9 @@ func (r *report) write(w io.Writer) {
 		after := "n/a"
 		if a := res.afterDead(); len(a) > 0 {
 			after = fmtMS(percentile(a, 50)) + " / " + fmtMS(percentile(a, 99))
+			if len(a) < len(res.Runs) {
+				after += fmt.Sprintf(" (%d of %d runs)", len(a), len(res.Runs))
+			}
 		}
 		tcp50, tcp99 := "none", "none"
 		if len(ts) > 0 {
