@@ -68,54 +68,44 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[max(0, min(i, len(s)-1))]
 }
 
-func (res *result) silences() []time.Duration {
+// values collects one duration per run, from the runs for which get
+// has one.
+func (res *result) values(get func(outcome) (time.Duration, bool)) []time.Duration {
 	var ds []time.Duration
 	for _, o := range res.Runs {
-		ds = append(ds, o.Silence)
+		if d, ok := get(o); ok {
+			ds = append(ds, d)
+		}
 	}
 	return ds
+}
+
+func (res *result) silences() []time.Duration {
+	return res.values(func(o outcome) (time.Duration, bool) { return o.Silence, true })
 }
 
 func (res *result) firstEchoes() []time.Duration {
-	var ds []time.Duration
-	for _, o := range res.Runs {
-		ds = append(ds, o.FirstEcho)
-	}
-	return ds
+	return res.values(func(o outcome) (time.Duration, bool) { return o.FirstEcho, true })
+}
+
+func (res *result) heartbeats() []time.Duration {
+	return res.values(func(o outcome) (time.Duration, bool) { return o.HeartbeatEvery, true })
 }
 
 func (res *result) wireGaps() []time.Duration {
-	var out []time.Duration
-	for _, r := range res.Runs {
-		if r.WireOK {
-			out = append(out, r.Wire)
-		}
-	}
-	return out
+	return res.values(func(o outcome) (time.Duration, bool) { return o.Wire, o.WireOK })
 }
 
 // afterDead are the runs' takeover times after the dead interval, where
 // the standby's heartbeat tap saw the active's last heartbeat.
 func (res *result) afterDead() []time.Duration {
-	var out []time.Duration
-	for _, r := range res.Runs {
-		if r.AfterDeadOK {
-			out = append(out, r.AfterDead)
-		}
-	}
-	return out
+	return res.values(func(o outcome) (time.Duration, bool) { return o.AfterDead, o.AfterDeadOK })
 }
 
 // tcpSilences are the TCP silences of the runs in which at least one
 // session survived.
 func (res *result) tcpSilences() []time.Duration {
-	var ds []time.Duration
-	for _, o := range res.Runs {
-		if o.TCPSilenceOK {
-			ds = append(ds, o.TCPSilence)
-		}
-	}
-	return ds
+	return res.values(func(o outcome) (time.Duration, bool) { return o.TCPSilence, o.TCPSilenceOK })
 }
 
 // tcpSurvived counts the sessions that survived and all sessions, over
@@ -126,14 +116,6 @@ func (res *result) tcpSurvived() (n, of int) {
 		of += o.TCPSessions
 	}
 	return n, of
-}
-
-func (res *result) heartbeats() []time.Duration {
-	var ds []time.Duration
-	for _, o := range res.Runs {
-		ds = append(ds, o.HeartbeatEvery)
-	}
-	return ds
 }
 
 func fmtMS(d time.Duration) string { return fmt.Sprintf("%.0f ms", ms(d)) }
