@@ -185,7 +185,10 @@ func (l *Lab) start(u *Unit, opts Options) error {
 		return fmt.Errorf("start tandemd in %s: %w", u.Namespace, err)
 	}
 	u.PID = cmd.Process.Pid
-	_ = cmd.Process.Release()
+	// Reap it when it ends, so that a long-lived caller (the e2e tests,
+	// the benchmarks) does not collect zombies; a short one (tandemctl
+	// lab up) exits first and leaves tandemd to init.
+	go func() { _ = cmd.Wait() }()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if _, err := os.Stat(u.Socket); err == nil {
