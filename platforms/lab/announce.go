@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -58,20 +59,63 @@ type announcement struct {
 
 func (a announcement) where() string { return fmt.Sprintf("port %s (netdev %q)", a.port, a.netdev) }
 
-// sender sends the announcements of one port on sockets opened in the
-// managed namespace.
+// sender sends the announcements of one netdev on sockets opened in the
+// managed namespace. The lab keeps one per netdev open (lab.senders), so
+// that a takeover does not open sockets, and uses it under l.mu only.
 type sender struct {
-	ann    announcement
+	index  int // the netdev's ifindex when opened
 	mac    net.HardwareAddr
-	arp    *arp.Client  // nil: no IPv4 address to announce
-	nd     *packet.Conn // nil: no IPv6 address to announce
+	arp    *arp.Client  // nil: no IPv4 address to announce when opened
+	nd     *packet.Conn // nil: no IPv6 address to announce when opened
 	router bool         // IPv6 forwarding is on: NAs carry the router flag
+}
+
+// fits reports whether s can announce ann's addresses on link.
+func (s *sender) fits(ann announcement, link net.Interface) bool {
+	if s.index != link.Index || !bytes.Equal(s.mac, link.HardwareAddr) {
+		return false
+	}
+	for _, a := range ann.addrs {
+		if a.Is4() && s.arp == nil || a.Is6() && s.nd == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// senderFor returns the open sender of ann's netdev, opening (or
+// replacing) it when it does not fit. l.mu must be held.
+func (l *lab) senderFor(ann announcement, link net.Interface) (*sender, error) {
+	if s, ok := l.senders[ann.netdev]; ok {
+		if s.fits(ann, link) {
+			return s, nil
+		}
+		s.Close()
+		delete(l.senders, ann.netdev)
+	}
+	s, err := l.openSender(ann, link)
+	if err != nil {
+		return nil, err
+	}
+	l.senders[ann.netdev] = s
+	return s, nil
+}
+
+// closeSenders closes the open senders of netdevs not in keep (nil: all).
+// l.mu must be held.
+func (l *lab) closeSenders(keep func(netdev string) bool) {
+	for netdev, s := range l.senders {
+		if keep == nil || !keep(netdev) {
+			s.Close()
+			delete(l.senders, netdev)
+		}
+	}
 }
 
 // openSender opens the sockets for ann on link (index, name and hardware
 // address as the managed namespace knows them). It uses no netlink handle.
 func (l *lab) openSender(ann announcement, link net.Interface) (*sender, error) {
-	s := &sender{ann: ann, mac: link.HardwareAddr}
+	s := &sender{index: link.Index, mac: link.HardwareAddr}
 	if len(s.mac) != 6 {
 		return nil, fmt.Errorf("%s: hardware address %q is not an Ethernet address", ann.where(), s.mac)
 	}
@@ -140,11 +184,11 @@ func (s *sender) Close() {
 	}
 }
 
-// send announces every address of the sender once for which held (nil:
-// all) reports true, and returns one error per failed address.
-func (s *sender) send(held func(netip.Addr) bool) []error {
+// send announces every address of ann once for which held (nil: all)
+// reports true, and returns one error per failed address.
+func (s *sender) send(ann announcement, held func(netip.Addr) bool) []error {
 	var errs []error
-	for _, a := range s.ann.addrs {
+	for _, a := range ann.addrs {
 		if held != nil && !held(a) {
 			continue
 		}
@@ -155,7 +199,7 @@ func (s *sender) send(held func(netip.Addr) bool) []error {
 			err = s.sendNA(a)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: announcing %s: %w", s.ann.where(), a, err))
+			errs = append(errs, fmt.Errorf("%s: announcing %s: %w", ann.where(), a, err))
 		}
 	}
 	return errs
@@ -271,16 +315,17 @@ func (l *lab) linkInterface(netdev string) (net.Interface, bool, error) {
 	}, a.Flags&net.FlagUp != 0, nil
 }
 
-// announce sends the first round of announcements for anns now and the
-// rest of the burst from a goroutine, and returns the first round's
-// failures as warnings (also logged). l.mu must be held.
+// announce sends the first round of announcements for anns now, on the
+// netdevs' open senders, and the rest of the burst from a goroutine, and
+// returns the first round's failures as warnings (also logged). l.mu must
+// be held.
 func (l *lab) announce(anns []announcement) []string {
 	var warnings []string
 	warn := func(err error) {
 		l.log.Warn("address announcement failed", "error", err)
 		warnings = append(warnings, err.Error())
 	}
-	var senders []*sender
+	var sent []announcement
 	for _, ann := range anns {
 		ifi, up, err := l.linkInterface(ann.netdev)
 		if err != nil {
@@ -290,28 +335,23 @@ func (l *lab) announce(anns []announcement) []string {
 		if !up {
 			continue
 		}
-		s, err := l.openSender(ann, ifi)
+		s, err := l.senderFor(ann, ifi)
 		if err != nil {
 			warn(err)
 			continue
 		}
-		for _, err := range s.send(nil) {
+		for _, err := range s.send(ann, nil) {
 			warn(err)
 		}
 		l.log.Info("announced addresses", "port", ann.port, "netdev", ann.netdev, "addresses", ann.addrs, "mac", s.mac.String())
-		senders = append(senders, s)
+		sent = append(sent, ann)
 	}
-	if len(senders) == 0 {
+	if len(sent) == 0 {
 		return warnings
 	}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		defer func() {
-			for _, s := range senders {
-				s.Close()
-			}
-		}()
 		t := time.NewTicker(announceGap)
 		defer t.Stop()
 		for range announceCount - 1 {
@@ -320,23 +360,27 @@ func (l *lab) announce(anns []announcement) []string {
 				return
 			case <-t.C:
 			}
-			for _, s := range senders {
-				// An address given up meanwhile (demoted again) must not be
-				// announced any more: the peer owns it now.
-				for _, err := range s.send(func(a netip.Addr) bool { return l.holds(s.ann.netdev, a) }) {
-					l.log.Warn("address announcement failed", "error", err)
-				}
-			}
+			l.announceHeld(sent)
 		}
 	}()
 	return warnings
 }
 
-// holds reports whether the last Apply left a on the up port netdev.
-func (l *lab) holds(netdev string, a netip.Addr) bool {
+// announceHeld sends one more round of anns on the netdevs' open senders,
+// leaving out every address the last Apply gave up meanwhile (demoted
+// again: the peer owns it now).
+func (l *lab) announceHeld(anns []announcement) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.held[netdev][a]
+	for _, ann := range anns {
+		s, ok := l.senders[ann.netdev]
+		if !ok {
+			continue // the netdev went away
+		}
+		for _, err := range s.send(ann, func(a netip.Addr) bool { return l.held[ann.netdev][a] }) {
+			l.log.Warn("address announcement failed", "error", err)
+		}
+	}
 }
 
 // setRefresh starts, changes or stops the periodic refresh. l.mu must be
@@ -387,15 +431,14 @@ func (l *lab) refresh(stop <-chan struct{}) {
 		if err != nil || !up {
 			continue
 		}
-		s, err := l.openSender(ann, ifi)
+		s, err := l.senderFor(ann, ifi)
 		if err != nil {
 			l.log.Warn("address refresh failed", "error", err)
 			continue
 		}
-		for _, err := range s.send(nil) {
+		for _, err := range s.send(ann, nil) {
 			l.log.Warn("address refresh failed", "error", err)
 		}
-		s.Close()
 	}
 }
 

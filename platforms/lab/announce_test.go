@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -359,5 +360,47 @@ func TestNAFrame(t *testing.T) {
 	}
 	if _, err := naFrame(mac, netip.MustParseAddr("192.0.2.1"), false); err == nil {
 		t.Fatal("an IPv4 target was accepted")
+	}
+}
+
+// The announcement sockets of a port are opened once and kept: the
+// takeover's Apply announces on the sender the standby's Apply opened (no
+// socket is opened on the takeover path), a new MAC replaces it, and
+// Close closes them all.
+// SPEC: TKO-3
+func TestLabKeepsAnnouncementSockets(t *testing.T) {
+	needRoot(t)
+	unit, _ := garpPair(t, "192.0.2.2/24")
+	l, err := newLab(unit, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	intent := func(role, mac string, addrs ...string) *sdk.Intent {
+		return &sdk.Intent{Role: role, Platform: &sdk.PlatformSpec{Ports: []*sdk.Port{
+			{Name: "X1", Netdev: "veth0", AdminUp: true, Mac: mac, Addresses: addrs},
+		}}}
+	}
+	applyDirect := func(in *sdk.Intent) *sender {
+		t.Helper()
+		if _, err := l.Apply(t.Context(), in); err != nil {
+			t.Fatal(err)
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.senders["veth0"]
+	}
+	standby := applyDirect(intent(sdk.RoleStandby, "02:00:5e:10:00:01", "192.0.2.1/24"))
+	if standby == nil {
+		t.Fatal("the standby's Apply announced its address without keeping a sender")
+	}
+	if active := applyDirect(intent(sdk.RoleActive, "02:00:5e:10:00:01", "192.0.2.1/24", "192.0.2.10/24")); active != standby {
+		t.Error("the takeover opened new announcement sockets instead of using the port's open ones")
+	}
+	if moved := applyDirect(intent(sdk.RoleActive, "02:00:5e:10:00:02", "192.0.2.1/24", "192.0.2.10/24")); moved == standby || moved == nil {
+		t.Error("a new MAC did not replace the port's sender")
+	}
+	l.Close()
+	if n := len(l.senders); n != 0 {
+		t.Errorf("%d senders still open after Close", n)
 	}
 }

@@ -29,7 +29,7 @@ type lab struct {
 	ns     *netns.NsHandle // nil: the plugin's own namespace
 
 	// mu guards h (netlink handles are not for concurrent use), ports,
-	// changed, held and the refresh fields, and serialises Apply.
+	// changed, held, senders and the refresh fields, and serialises Apply.
 	mu  sync.Mutex
 	h   *netlink.Handle
 	nft *nftables.Conn
@@ -39,7 +39,9 @@ type lab struct {
 	changed chan struct{}     // closed when ports changes
 	// held are the addresses Apply left on each admin-up port: what the
 	// rest of a burst and the periodic refresh may announce.
-	held         map[string]map[netip.Addr]bool
+	held map[string]map[netip.Addr]bool
+	// senders are the open announcement sockets, by netdev.
+	senders      map[string]*sender
 	refreshEvery time.Duration // 0: no periodic refresh
 	refreshStop  chan struct{} // closed to stop the refresh goroutine
 
@@ -50,7 +52,7 @@ type lab struct {
 func newLab(nsName string, log *slog.Logger) (*lab, error) {
 	l := &lab{
 		log: log, nsName: nsName, ports: map[string]string{}, changed: make(chan struct{}),
-		held: map[string]map[netip.Addr]bool{}, done: make(chan struct{}),
+		held: map[string]map[netip.Addr]bool{}, senders: map[string]*sender{}, done: make(chan struct{}),
 	}
 	if nsName == "" {
 		h, err := netlink.NewHandle()
@@ -85,6 +87,9 @@ func newLab(nsName string, log *slog.Logger) (*lab, error) {
 func (l *lab) Close() {
 	close(l.done)
 	l.wg.Wait()
+	l.mu.Lock()
+	l.closeSenders(nil)
+	l.mu.Unlock()
 	l.h.Close()
 	if l.ns != nil {
 		l.ns.Close()
@@ -230,6 +235,10 @@ func (l *lab) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, erro
 			delete(l.held, netdev)
 		}
 	}
+	l.closeSenders(func(netdev string) bool {
+		_, ok := ports[netdev]
+		return ok || isChildOf(netdev, ports)
+	})
 	l.setRefresh(time.Duration(in.GetPlatform().GetGarpIntervalSeconds()) * time.Second)
 	n, err := hostfw.Apply(l.nft, in.GetPlatform().GetFirewall())
 	res.Changes += uint32(n)

@@ -38,6 +38,7 @@ func (l *lab) applyChild(pl portPlan) (changes int, announce []netip.Addr, err e
 		}
 		changes++
 		delete(l.held, name)
+		l.closeSenders(func(netdev string) bool { return netdev != name })
 		exists = false
 	}
 	if !want {
