@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 )
 
 // Op is what a record does to the standby's copy.
@@ -61,6 +62,23 @@ type Sink interface {
 	Replace(ctx context.Context, snapshot []Record) error
 	// Count is how many entries the sink holds, for status.
 	Count() int
+}
+
+// Latest yields the records a Sink applies of a batch, with their index:
+// of several records with one key only the last, since it supersedes the
+// others; in batch order.
+func Latest(records []Record) iter.Seq2[int, Record] {
+	return func(yield func(int, Record) bool) {
+		last := make(map[string]int, len(records))
+		for i, r := range records {
+			last[string(r.Key)] = i
+		}
+		for i, r := range records {
+			if last[string(r.Key)] == i && !yield(i, r) {
+				return
+			}
+		}
+	}
 }
 
 // JoinErrors joins the errors of the records a Sink could not install

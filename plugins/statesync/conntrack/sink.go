@@ -209,16 +209,9 @@ func (s *Sink) apply(ctx context.Context, records []channel.Record) (map[string]
 	failed := map[string]struct{}{}
 	var errs []error
 	// The last record of each key wins.
-	last := make(map[string]int, len(records))
-	for i, r := range records {
-		last[string(r.Key)] = i
-	}
-	ops := make([]sinkOp, 0, len(last))
-	for i, r := range records {
+	ops := make([]sinkOp, 0, len(records))
+	for i, r := range channel.Latest(records) {
 		k := string(r.Key)
-		if last[k] != i {
-			continue
-		}
 		op, err := s.opFor(i, k, r)
 		if err != nil {
 			s.stats.malformed.Add(1)

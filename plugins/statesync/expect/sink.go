@@ -138,16 +138,9 @@ func (s *Sink) Apply(ctx context.Context, records []channel.Record) error {
 }
 
 func (s *Sink) apply(ctx context.Context, records []channel.Record) error {
-	last := make(map[string]int, len(records))
-	for i, r := range records {
-		last[string(r.Key)] = i
-	}
 	var errs []error
-	for i, r := range records {
+	for i, r := range channel.Latest(records) {
 		k := string(r.Key)
-		if last[k] != i {
-			continue
-		}
 		switch r.Op {
 		case channel.Upsert:
 			x, err := Decode(r.Key, r.Value)

@@ -112,10 +112,6 @@ type entryKey struct {
 }
 
 func (s *Sink) apply(ctx context.Context, records []channel.Record) error {
-	last := make(map[string]int, len(records))
-	for i, r := range records {
-		last[string(r.Key)] = i
-	}
 	var current map[entryKey]kentry
 	if s.links == nil {
 		if err := s.readLinks(ctx); err != nil {
@@ -124,11 +120,8 @@ func (s *Sink) apply(ctx context.Context, records []channel.Record) error {
 	}
 	reread := false
 	var errs []error
-	for i, r := range records {
+	for i, r := range channel.Latest(records) {
 		k := string(r.Key)
-		if last[k] != i {
-			continue
-		}
 		var e Entry
 		var err error
 		if r.Op == channel.Upsert {

@@ -109,15 +109,8 @@ func (s *Sink) Apply(ctx context.Context, records []channel.Record) error {
 }
 
 func (s *Sink) apply(ctx context.Context, records []channel.Record) error {
-	last := make(map[string]int, len(records))
-	for i, r := range records {
-		last[string(r.Key)] = i
-	}
 	var errs []error
-	for i, r := range records {
-		if last[string(r.Key)] != i {
-			continue
-		}
+	for i, r := range channel.Latest(records) {
 		what, err := s.one(ctx, r)
 		if err != nil {
 			if errors.Is(err, ErrCodec) {
