@@ -332,20 +332,9 @@ func (ss *session) copyConfig(ctx context.Context, op *xmltree.Element) error {
 	if err := ss.srv.b.CheckConfigure(ss.principal, "netconf copy-config"); err != nil {
 		return err
 	}
-	var d *tandem.Device
-	switch {
-	case inline != nil:
-		nodes, err := ss.srv.schema.Decode(inline.Children, xmltree.DecodeOptions{ConfigOnly: true})
-		if err != nil {
-			return err
-		}
-		if d, err = ss.srv.decodeNodes(nodes); err != nil {
-			return err
-		}
-	case source == store.Candidate:
-		d = ss.srv.b.Store.Candidate()
-	default:
-		d, _ = ss.srv.b.Store.Running()
+	d, err := ss.sourceConfig(source, inline)
+	if err != nil {
+		return err
 	}
 	if target == store.Candidate {
 		return ss.srv.b.Store.ReplaceCandidate(ss.storeID, d)
@@ -519,22 +508,28 @@ func (ss *session) validate(op *xmltree.Element) error {
 	if err != nil {
 		return err
 	}
-	var d *tandem.Device
-	switch {
-	case inline != nil:
-		nodes, err := ss.srv.schema.Decode(inline.Children, xmltree.DecodeOptions{ConfigOnly: true})
-		if err != nil {
-			return err
-		}
-		if d, err = ss.srv.decodeNodes(nodes); err != nil {
-			return err
-		}
-	case ds == store.Candidate:
-		d = ss.srv.b.Store.Candidate()
-	default:
-		d, _ = ss.srv.b.Store.Running()
+	d, err := ss.sourceConfig(ds, inline)
+	if err != nil {
+		return err
 	}
 	return validate.Validate(d).Err()
+}
+
+// sourceConfig is the configuration a <source> names: the inline <config>
+// when there is one, else the candidate or running datastore.
+func (ss *session) sourceConfig(ds store.Datastore, inline *xmltree.Element) (*tandem.Device, error) {
+	if inline != nil {
+		nodes, err := ss.srv.schema.Decode(inline.Children, xmltree.DecodeOptions{ConfigOnly: true})
+		if err != nil {
+			return nil, err
+		}
+		return ss.srv.decodeNodes(nodes)
+	}
+	if ds == store.Candidate {
+		return ss.srv.b.Store.Candidate(), nil
+	}
+	d, _ := ss.srv.b.Store.Running()
+	return d, nil
 }
 
 // applyFilter applies a <filter> (subtree or xpath) to nodes; no filter
