@@ -8,6 +8,7 @@ import (
 
 	"github.com/openconfig/goyang/pkg/yang"
 
+	"github.com/tandem-ha/tandem/northbound/rest/rcpath"
 	"github.com/tandem-ha/tandem/northbound/rest/schema"
 )
 
@@ -95,7 +96,7 @@ func (p *fieldsParser) expr() (Fields, error) {
 			if _, local, ok := strings.Cut(id, ":"); ok {
 				id = local
 			}
-			if !validIdent(id) {
+			if !rcpath.ValidIdent(id) {
 				return nil, fmt.Errorf("fields %q: %q at offset %d is not a node name", p.s, p.s[start:p.i], start)
 			}
 			path = append(path, id)
@@ -150,21 +151,6 @@ func (f Fields) add(path []string, sub Fields) {
 		}
 		cur = next
 	}
-}
-
-func validIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'):
-		case i > 0 && (r == '-' || r == '.' || (r >= '0' && r <= '9')):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // Select keeps the parts of v (the value of schema node e, nil for the

@@ -201,7 +201,7 @@ func Parse(s *schema.Schema, raw string) (Target, error) {
 		if !qualified {
 			mod, local = "", name
 		}
-		if !validIdent(local) || (qualified && !validIdent(mod)) {
+		if !ValidIdent(local) || (qualified && !ValidIdent(mod)) {
 			return Target{}, &Error{Path: raw, Msg: fmt.Sprintf("segment %q: %q is not a YANG identifier", seg, name)}
 		}
 		var e *yang.Entry
@@ -268,8 +268,8 @@ func moduleOr(s *schema.Schema, local string) string {
 	return "MODULE"
 }
 
-// validIdent checks the YANG identifier syntax.
-func validIdent(s string) bool {
+// ValidIdent reports whether s is a YANG identifier (RFC 7950 section 6.2).
+func ValidIdent(s string) bool {
 	if s == "" {
 		return false
 	}
