@@ -299,12 +299,12 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request) {
 	if to == "" {
 		to = "candidate"
 	}
-	a, err := s.resolve(from)
+	a, err := service.Config(s.deps.Store, from)
 	if err != nil {
 		writeError(w, http.StatusNotFound, err)
 		return
 	}
-	b, err := s.resolve(to)
+	b, err := service.Config(s.deps.Store, to)
 	if err != nil {
 		writeError(w, http.StatusNotFound, err)
 		return
@@ -315,23 +315,6 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, DiffResponse{From: from, To: to, Changes: changes})
-}
-
-// resolve names a configuration: running, candidate or a revision number.
-func (s *Server) resolve(name string) (*tandem.Device, error) {
-	switch name {
-	case "running":
-		d, _ := s.deps.Store.Running()
-		return d, nil
-	case "candidate":
-		return s.deps.Store.Candidate(), nil
-	}
-	id, err := strconv.ParseUint(name, 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("%q: use running, candidate or a revision number", name)
-	}
-	d, _, err := s.deps.Store.Revision(id)
-	return d, err
 }
 
 func (s *Server) history(w http.ResponseWriter, r *http.Request) {

@@ -8,9 +8,9 @@ import (
 
 	"github.com/tandem-ha/tandem/core/model"
 	"github.com/tandem-ha/tandem/core/telemetry"
-	"github.com/tandem-ha/tandem/gen/tandem"
 	"github.com/tandem-ha/tandem/northbound/auth"
 	"github.com/tandem-ha/tandem/northbound/local"
+	"github.com/tandem-ha/tandem/northbound/service"
 )
 
 // The resources under ExtensionPrefix answer plain application/json (the
@@ -58,7 +58,7 @@ func (s *Server) revision(c echo.Context) error {
 	if err := s.readable(c); err != nil {
 		return writeError(c, toError(err, ""))
 	}
-	d, err := s.resolve(c.Param("id"))
+	d, err := service.Config(s.b.Store, c.Param("id"))
 	if err != nil {
 		return writeError(c, toError(err, ""))
 	}
@@ -67,23 +67,6 @@ func (s *Server) revision(c echo.Context) error {
 		return err
 	}
 	return c.Blob(http.StatusOK, mediaData, b)
-}
-
-// resolve names a configuration: running, candidate or a revision number.
-func (s *Server) resolve(name string) (*tandem.Device, error) {
-	switch name {
-	case "running":
-		d, _ := s.b.Store.Running()
-		return d, nil
-	case "candidate":
-		return s.b.Store.Candidate(), nil
-	}
-	id, err := strconv.ParseUint(name, 10, 64)
-	if err != nil {
-		return nil, newError(http.StatusBadRequest, "invalid-value", "", "%q: use running, candidate or a revision number", name)
-	}
-	d, _, err := s.b.Store.Revision(id)
-	return d, err
 }
 
 // diff lists the leaves that differ between two configurations
@@ -99,11 +82,11 @@ func (s *Server) diff(c echo.Context) error {
 	if to == "" {
 		to = "candidate"
 	}
-	a, err := s.resolve(from)
+	a, err := service.Config(s.b.Store, from)
 	if err != nil {
 		return writeError(c, toError(err, ""))
 	}
-	b, err := s.resolve(to)
+	b, err := service.Config(s.b.Store, to)
 	if err != nil {
 		return writeError(c, toError(err, ""))
 	}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/tandem-ha/tandem/core/ha"
@@ -19,6 +20,7 @@ import (
 	"github.com/tandem-ha/tandem/core/model"
 	"github.com/tandem-ha/tandem/core/store"
 	"github.com/tandem-ha/tandem/core/telemetry"
+	"github.com/tandem-ha/tandem/gen/tandem"
 	"github.com/tandem-ha/tandem/northbound/auth"
 )
 
@@ -121,4 +123,23 @@ func (b *Backend) CheckConfigure(p auth.Principal, what string) error {
 // netconf, gnmi, cli).
 func Meta(p auth.Principal, origin, comment string) store.Meta {
 	return store.Meta{Author: p.User, Comment: comment, Origin: origin}
+}
+
+// Config returns the configuration name denotes in st: running, candidate
+// or a revision number of the history. Any other name is a KindInvalid
+// error; a revision not in the history is store.ErrNoSuchRevision.
+func Config(st *store.Store, name string) (*tandem.Device, error) {
+	switch name {
+	case "running":
+		d, _ := st.Running()
+		return d, nil
+	case "candidate":
+		return st.Candidate(), nil
+	}
+	id, err := strconv.ParseUint(name, 10, 64)
+	if err != nil {
+		return nil, Errorf(KindInvalid, "%q: use running, candidate or a revision number", name)
+	}
+	d, _, err := st.Revision(id)
+	return d, err
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"testing"
 
 	"github.com/tandem-ha/tandem/core/ha"
@@ -14,6 +16,7 @@ import (
 	"github.com/tandem-ha/tandem/core/model"
 	"github.com/tandem-ha/tandem/core/store"
 	"github.com/tandem-ha/tandem/core/validate"
+	"github.com/tandem-ha/tandem/gen/tandem"
 	"github.com/tandem-ha/tandem/northbound/auth"
 )
 
@@ -134,5 +137,28 @@ func TestOperationsCommitAndFirmware(t *testing.T) {
 	fw, err := b.Operate(ctx, "sync-firmware", Call{Principal: operator})
 	if err != nil || fmt.Sprint(fw) != fmt.Sprint(SyncFirmwareOutput{LocalVersion: "0.1.0", PeerVersion: "0.0.9"}) {
 		t.Fatalf("sync-firmware = %+v, %v", fw, err)
+	}
+}
+
+// Config names the running and candidate configurations and revisions of
+// the history; any other name is invalid, a missing revision not found.
+func TestConfigNames(t *testing.T) {
+	b, _ := newBackend(t)
+	running, info := b.Store.Running()
+	for name, want := range map[string]*tandem.Device{
+		"running":                       running,
+		"candidate":                     b.Store.Candidate(),
+		strconv.FormatUint(info.ID, 10): running,
+	} {
+		got, err := Config(b.Store, name)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("Config(%q) = %v, %v; want the %s configuration", name, got, err, name)
+		}
+	}
+	if _, err := Config(b.Store, "latest"); KindOf(err) != KindInvalid {
+		t.Errorf("Config(latest): %v, want an invalid-name error", err)
+	}
+	if _, err := Config(b.Store, "999"); !errors.Is(err, store.ErrNoSuchRevision) {
+		t.Errorf("Config(999): %v, want store.ErrNoSuchRevision", err)
 	}
 }
