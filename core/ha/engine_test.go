@@ -158,3 +158,52 @@ func TestSlowEventLogDoesNotHoldTakeover(t *testing.T) {
 		t.Errorf("events delivered %v, want them all, ending with the role change", kinds)
 	}
 }
+
+// SPEC: MON-1
+// The monitoring fields of an interface that drive the HA engine: the
+// weight and physical monitoring of each port, and a logical probe per
+// address family from the unit's own (primary or secondary) monitoring
+// address to that family's probe address; a family without logical-probe
+// is not probed, and a port with neither kind of monitoring is not counted.
+func TestMonitoringFields(t *testing.T) {
+	d, err := model.Decode([]byte(topo.PairConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, val := range map[string]string{
+		"/interfaces/interface[name=X0]/config/ipv6-address":                      `["2001:db8::1/64"]`,
+		"/monitoring/interfaces/interface[name=X0]/config/weight":                 `40`,
+		"/monitoring/interfaces/interface[name=X0]/config/physical-monitoring":    `false`,
+		"/monitoring/interfaces/interface[name=X0]/ipv4/config/logical-probe":     `true`,
+		"/monitoring/interfaces/interface[name=X0]/ipv4/config/probe-address":     `"192.0.2.254"`,
+		"/monitoring/interfaces/interface[name=X0]/ipv6/config/primary-address":   `"2001:db8::2"`,
+		"/monitoring/interfaces/interface[name=X0]/ipv6/config/secondary-address": `"2001:db8::3"`,
+		"/monitoring/interfaces/interface[name=X0]/ipv6/config/logical-probe":     `true`,
+		"/monitoring/interfaces/interface[name=X0]/ipv6/config/probe-address":     `"2001:db8::fe"`,
+		"/monitoring/interfaces/interface[name=X1]/config/weight":                 `60`,
+		"/monitoring/interfaces/interface[name=X1]/ipv4/config/probe-address":     `"198.51.100.254"`,
+		"/monitoring/interfaces/interface[name=X3]/config/physical-monitoring":    `false`,
+	} {
+		if err := model.Set(d, path, []byte(val)); err != nil {
+			t.Fatal(path, err)
+		}
+	}
+	wantIfs := []fsm.Interface{{Name: "X0", Weight: 40, Probe: true}, {Name: "X1", Weight: 60, Physical: true}}
+	for serial, own := range map[string][2]string{"LAB-FW1": {"192.0.2.2", "2001:db8::2"}, "LAB-FW2": {"192.0.2.3", "2001:db8::3"}} {
+		s, err := fromConfig(d, serial, "1.0")
+		if err != nil {
+			t.Fatal(serial, err)
+		}
+		if !reflect.DeepEqual(s.machine.Interfaces, wantIfs) {
+			t.Errorf("%s: monitored interfaces %+v, want %+v", serial, s.machine.Interfaces, wantIfs)
+		}
+		got := map[string]string{}
+		for _, p := range s.probes {
+			got[p.Source.String()] = p.Port + ">" + p.Destination.String()
+		}
+		want := map[string]string{own[0]: "X0>192.0.2.254", own[1]: "X0>2001:db8::fe"}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: probes %v, want %v", serial, got, want)
+		}
+	}
+}

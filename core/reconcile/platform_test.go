@@ -283,3 +283,59 @@ func TestVirtualMAC(t *testing.T) {
 		t.Errorf("override: virtual MAC %s", got)
 	}
 }
+
+// SPEC: MON-1
+// Every per-interface monitoring field reaches the driver, for IPv4 and
+// IPv6 alike: each unit puts its own (primary or secondary) monitoring
+// address on the port, within the interface's subnet; allow-management
+// opens the management ports on that address only; the virtual MAC
+// override replaces the generated MAC of that port. (Probe addresses and
+// physical monitoring feed the HA engine: core/ha TestMonitoringFields.)
+func TestMonitoringInterfaceFields(t *testing.T) {
+	d := pairConfig(t)
+	for path, val := range map[string]string{
+		"/ha/config/virtual-mac": `true`,
+		"/monitoring/interfaces/interface[name=X0]/config/virtual-mac-address":    `"02:00:5e:10:00:07"`,
+		"/monitoring/interfaces/interface[name=X0]/config/physical-monitoring":    `true`,
+		"/monitoring/interfaces/interface[name=X0]/ipv4/config/allow-management":  `true`,
+		"/monitoring/interfaces/interface[name=X0]/ipv4/config/probe-address":     `"192.0.2.254"`,
+		"/monitoring/interfaces/interface[name=X0]/ipv6/config/secondary-address": `"2001:db8::3"`,
+		"/monitoring/interfaces/interface[name=X0]/ipv6/config/allow-management":  `false`,
+		"/monitoring/interfaces/interface[name=X0]/ipv6/config/probe-address":     `"2001:db8::fe"`,
+	} {
+		if err := model.Set(d, path, []byte(val)); err != nil {
+			t.Fatal(path, err)
+		}
+	}
+	for _, tc := range []struct {
+		self   string
+		v4, v6 string
+	}{{"UNIT-A", "192.0.2.2", "2001:db8::2"}, {"UNIT-B", "192.0.2.3", "2001:db8::3"}} {
+		for _, role := range []fsm.Role{fsm.RoleActive, fsm.RoleStandby} {
+			spec := PlatformSpec(d, role, Identity{SerialNumber: tc.self})
+			var x0 *sdk.Port
+			for _, p := range spec.GetPorts() {
+				if p.GetName() == "X0" {
+					x0 = p
+				}
+			}
+			want := []string{tc.v4 + "/24", tc.v6 + "/64"}
+			if x0 == nil || !reflect.DeepEqual(x0.GetAddresses(), want) {
+				t.Errorf("%s %s: X0 port %v, want own monitoring addresses %v", tc.self, role, x0, want)
+				continue
+			}
+			if role == fsm.RoleActive && (x0.GetVirtualMac() != "02:00:5e:10:00:07" ||
+				!reflect.DeepEqual(x0.GetVirtualAddresses(), []string{"192.0.2.1/24", "2001:db8::1/64"})) {
+				t.Errorf("%s active: X0 virtual MAC %q with %v, want the override with the virtual addresses",
+					tc.self, x0.GetVirtualMac(), x0.GetVirtualAddresses())
+			}
+			allowed := map[string]bool{}
+			for _, m := range spec.GetFirewall().GetMonitoring() {
+				allowed[m.GetAddress()] = m.GetAllowManagement()
+			}
+			if want := map[string]bool{tc.v4: true, tc.v6: false}; !reflect.DeepEqual(allowed, want) {
+				t.Errorf("%s %s: management on monitoring addresses %v, want %v", tc.self, role, allowed, want)
+			}
+		}
+	}
+}
