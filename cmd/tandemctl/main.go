@@ -62,6 +62,9 @@ commands:
   ha join -peer ADDR -key KEY -port PORT -address ADDR/LEN
                                    join the pair whose active answers at ADDR
   sync status                      stateful sync per channel: entries, sequence ids, lag, losses
+  firmware upgrade IMAGE           install the tandemd at IMAGE (a path on the unit) and restart
+                                   into it; on the active, hand the role to the standby first
+  firmware backup                  the firmware and settings the last upgrade kept
   lab ...                          the network-namespace lab (tandemctl lab -h)
 `
 
@@ -105,6 +108,7 @@ type api interface {
 	SyncTest(ctx context.Context) (configsync.TestResult, error)
 	HADiff(ctx context.Context) (local.DiffResponse, error)
 	Join(ctx context.Context, req service.JoinRequest) (string, error)
+	Upgrade(ctx context.Context, image string) (service.UpgradeOutput, error)
 	Events(ctx context.Context, after uint64, limit int) ([]telemetry.Event, error)
 	Follow(ctx context.Context, limit int, fn func(telemetry.Event) error) error
 }
@@ -171,6 +175,8 @@ func run(ctx context.Context, c api, args []string, out io.Writer) error {
 		return haCmd(ctx, c, args[1:], out)
 	case "sync":
 		return syncCmd(ctx, c, args[1:], out)
+	case "firmware":
+		return firmwareCmd(ctx, c, args[1:], out)
 	}
 	return errUsage
 }

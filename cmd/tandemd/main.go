@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -38,9 +39,19 @@ func main() {
 	}
 	cfg.Northbounds = enabledNorthbounds()
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv}))
+	if exe, err := os.Executable(); err == nil {
+		cfg.Executable = exe
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := daemon.Run(ctx, cfg); err != nil {
+	err := daemon.Run(ctx, cfg)
+	stop()
+	if errors.Is(err, daemon.ErrRestart) {
+		// An upgrade installed new firmware in place of this executable:
+		// become it, with the same pid, arguments and open log.
+		cfg.Logger.Info("tandemd restarting into new firmware", "executable", cfg.Executable)
+		err = syscall.Exec(cfg.Executable, os.Args, os.Environ())
+	}
+	if err != nil {
 		cfg.Logger.Error("tandemd stopped", "err", err)
 		os.Exit(1)
 	}

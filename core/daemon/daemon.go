@@ -62,6 +62,9 @@ type Config struct {
 	Northbounds []Northbound
 	// Logger receives the daemon's logs.
 	Logger *slog.Logger
+	// Executable is the daemon's own executable, which upgrade-firmware
+	// replaces (CFG-6); empty refuses upgrades.
+	Executable string
 }
 
 // Northbound is a management API server the daemon runs.
@@ -92,9 +95,17 @@ type Daemon struct {
 	mu      sync.Mutex
 	running *tandem.Device
 	links   map[string]bool
+
+	// upgrading serialises upgrades; restart is closed (once) to stop
+	// serving and restart into new firmware.
+	upgrading   sync.Mutex
+	restart     chan struct{}
+	restartOnce sync.Once
 }
 
-// Run starts tandemd and serves until ctx ends.
+// Run starts tandemd and serves until ctx ends (nil) or until an upgrade
+// installed new firmware (ErrRestart: the caller executes
+// Config.Executable again).
 func Run(ctx context.Context, cfg Config) error {
 	d, err := start(ctx, cfg)
 	if err != nil {
@@ -118,7 +129,7 @@ func start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: cfg.Logger, boot: time.Now(), links: map[string]bool{}}
+	d := &Daemon{cfg: cfg, log: cfg.Logger, boot: time.Now(), links: map[string]bool{}, restart: make(chan struct{})}
 	d.store, err = store.Open(filepath.Join(cfg.DataDir, "config.db"), store.Options{
 		Validate: validate.StoreValidator, Initial: initial, Logger: cfg.Logger,
 	})
@@ -215,6 +226,7 @@ func (d *Daemon) serve(ctx context.Context) error {
 	backend := &service.Backend{
 		Store: d.store, Tree: d.tree, Events: d.events, Status: d.status, HA: d.ha, Logger: d.log,
 		MayConfigure: d.mayConfigure, Sync: d.sync, Join: d.Join, Auth: d.auth, TLS: d.tls, Firmware: Version,
+		Upgrade: d.upgrade,
 	}
 	failed := make(chan error, len(d.cfg.Northbounds)+1)
 	for _, nb := range d.cfg.Northbounds {
@@ -237,6 +249,8 @@ func (d *Daemon) serve(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return nil
+	case <-d.restart:
+		return ErrRestart
 	case err := <-failed:
 		return err
 	}
@@ -524,6 +538,7 @@ func (d *Daemon) publishSystem(info store.RevisionInfo) {
 	d.update("/system/state/software-version", Version)
 	d.update("/system/state/boot-time", d.boot.UTC().Format(time.RFC3339))
 	d.update("/system/state/running-revision", info.ID)
+	d.publishBackup()
 }
 
 func (d *Daemon) update(path string, v any) {

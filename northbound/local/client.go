@@ -168,6 +168,13 @@ func (c *Client) Join(ctx context.Context, req service.JoinRequest) (string, err
 	return out["joined"], err
 }
 
+// Upgrade installs the tandemd at image (a path on the unit) as the
+// unit's firmware; the daemon restarts into it shortly after answering.
+func (c *Client) Upgrade(ctx context.Context, image string) (service.UpgradeOutput, error) {
+	var out service.UpgradeOutput
+	return out, c.do(ctx, http.MethodPost, "/v1/firmware/upgrade", UpgradeRequest{Image: image}, &out)
+}
+
 // Events lists up to limit events after sequence number after.
 func (c *Client) Events(ctx context.Context, after uint64, limit int) ([]telemetry.Event, error) {
 	var ev []telemetry.Event

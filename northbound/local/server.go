@@ -62,6 +62,7 @@ func NewServer(deps *service.Backend) *Server {
 	s.mux.HandleFunc("GET /v1/ha/sync-test", s.syncTest)
 	s.mux.HandleFunc("GET /v1/ha/diff", s.haDiff)
 	s.mux.HandleFunc("POST /v1/ha/join", s.haJoin)
+	s.mux.HandleFunc("POST /v1/firmware/upgrade", s.upgrade)
 	return s
 }
 
@@ -456,6 +457,43 @@ func (s *Server) haJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"joined": active})
+}
+
+// UpgradeRequest is the body of POST /v1/firmware/upgrade.
+type UpgradeRequest struct {
+	// Image is the absolute path of the new tandemd on this unit.
+	Image string `json:"image"`
+}
+
+// upgrade installs new firmware and restarts the daemon into it (CFG-6).
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
+	var req UpgradeRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if s.deps.Upgrade == nil {
+		writeError(w, http.StatusServiceUnavailable, errors.New("this daemon cannot upgrade itself"))
+		return
+	}
+	if req.Image == "" {
+		writeError(w, http.StatusBadRequest, errors.New("upgrade needs image, the path of the new tandemd on this unit"))
+		return
+	}
+	out, err := s.deps.Upgrade(r.Context(), req.Image)
+	if err != nil {
+		code := http.StatusInternalServerError
+		switch service.KindOf(err) {
+		case service.KindInvalid:
+			code = http.StatusBadRequest
+		case service.KindConflict:
+			code = http.StatusConflict
+		case service.KindUnavailable:
+			code = http.StatusServiceUnavailable
+		}
+		writeError(w, code, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // configurable answers 403 with the reason when this unit refuses

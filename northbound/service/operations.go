@@ -66,6 +66,7 @@ var operations = []Operation{
 	{Name: "reset", Need: auth.Operate, run: admin(fsm.Command("reset"))},
 	{Name: "sync-settings", Need: auth.Operate, ActiveOnly: true, run: syncSettings},
 	{Name: "sync-firmware", Need: auth.Operate, ActiveOnly: true, run: syncFirmware},
+	{Name: "upgrade-firmware", Need: auth.Configure, run: upgradeFirmware},
 	{Name: "sync-test", Need: auth.Read, run: syncTest},
 	{Name: "config-diff", Need: auth.Read, run: configDiff},
 	{Name: "join", Need: auth.Configure, run: join},
@@ -167,6 +168,30 @@ func syncFirmware(ctx context.Context, b *Backend, c Call) (any, error) {
 		return nil, Errorf(KindUnavailable, "sync-firmware: no peer is heard on any HA link")
 	}
 	return SyncFirmwareOutput{LocalVersion: b.Firmware, PeerVersion: st.Peer.Firmware, InSync: b.Firmware == st.Peer.Firmware}, nil
+}
+
+// UpgradeOutput is the output of upgrade-firmware.
+type UpgradeOutput struct {
+	PreviousVersion string `json:"previous-version"`
+	Version         string `json:"version"`
+	Backup          string `json:"backup,omitempty"`
+	SwitchedOver    bool   `json:"switched-over"`
+}
+
+func upgradeFirmware(ctx context.Context, b *Backend, c Call) (any, error) {
+	var in struct {
+		Image string `json:"image"`
+	}
+	if err := decodeInput(c, &in); err != nil {
+		return nil, err
+	}
+	if err := need([2]string{"image", in.Image}); err != nil {
+		return nil, err
+	}
+	if b.Upgrade == nil {
+		return nil, Errorf(KindUnavailable, "upgrade-firmware: this daemon cannot upgrade itself")
+	}
+	return b.Upgrade(ctx, in.Image)
 }
 
 func syncTest(ctx context.Context, b *Backend, c Call) (any, error) {

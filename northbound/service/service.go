@@ -38,6 +38,9 @@ type Backend struct {
 	// Join makes this unit a member of a pair (CFG-8) and names the
 	// active it joined.
 	Join func(ctx context.Context, req JoinRequest) (string, error)
+	// Upgrade installs a new firmware image and restarts the daemon into
+	// it (CFG-5, CFG-6); nil refuses upgrades.
+	Upgrade func(ctx context.Context, image string) (UpgradeOutput, error)
 	// MayConfigure refuses configuration changes on a unit that must not
 	// take them (a standby, CFG-1); nil allows them.
 	MayConfigure func() error

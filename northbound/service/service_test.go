@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/tandem-ha/tandem/core/ha"
@@ -160,5 +161,33 @@ func TestConfigNames(t *testing.T) {
 	}
 	if _, err := Config(b.Store, "999"); !errors.Is(err, store.ErrNoSuchRevision) {
 		t.Errorf("Config(999): %v, want store.ErrNoSuchRevision", err)
+	}
+}
+
+// SPEC: CFG-6
+// upgrade-firmware is for admins, on any unit; it needs an image, and a
+// daemon that cannot upgrade itself says so.
+func TestUpgradeFirmwareOperation(t *testing.T) {
+	b, _ := newBackend(t)
+	ctx := context.Background()
+	image := json.RawMessage(`{"image":"/tmp/tandemd-next"}`)
+	if _, err := b.Operate(ctx, "upgrade-firmware", Call{Principal: operator, Input: image}); KindOf(err) != KindForbidden {
+		t.Errorf("operator upgrade = %v, want forbidden", err)
+	}
+	if _, err := b.Operate(ctx, "upgrade-firmware", Call{Principal: annAdmin, Input: image}); KindOf(err) != KindUnavailable {
+		t.Errorf("upgrade without an upgrader = %v, want unavailable", err)
+	}
+	var got string
+	b.Upgrade = func(_ context.Context, image string) (UpgradeOutput, error) {
+		got = image
+		return UpgradeOutput{PreviousVersion: "0.1.0", Version: "0.2.0"}, nil
+	}
+	if _, err := b.Operate(ctx, "upgrade-firmware", Call{Principal: annAdmin}); KindOf(err) != KindInvalid || !strings.Contains(err.Error(), "input/image") {
+		t.Errorf("upgrade without image = %v, want invalid naming input/image", err)
+	}
+	b.MayConfigure = func() error { return errors.New("this unit is the standby") }
+	out, err := b.Operate(ctx, "upgrade-firmware", Call{Principal: annAdmin, Input: image})
+	if err != nil || got != "/tmp/tandemd-next" || out.(UpgradeOutput).Version != "0.2.0" {
+		t.Errorf("upgrade on a standby = %+v, %v (image %q); want it run", out, err, got)
 	}
 }

@@ -27,12 +27,18 @@ const syncPort = "8735"
 // ctl runs tandemctl against a lab unit and fails the test on error.
 func (l *pairLab) ctl(unitName string, args ...string) string {
 	l.t.Helper()
-	full := append([]string{"-socket", filepath.Join(l.dir, unitName+".sock")}, args...)
-	out, err := exec.Command(filepath.Join(bin, "tandemctl"), full...).CombinedOutput()
+	out, err := l.tryCtl(unitName, args...)
 	if err != nil {
 		l.t.Fatalf("tandemctl %v: %v\n%s", args, err, out)
 	}
-	return string(out)
+	return out
+}
+
+// tryCtl runs tandemctl against a lab unit and returns its output.
+func (l *pairLab) tryCtl(unitName string, args ...string) (string, error) {
+	full := append([]string{"-socket", filepath.Join(l.dir, unitName+".sock")}, args...)
+	out, err := exec.Command(filepath.Join(bin, "tandemctl"), full...).CombinedOutput()
+	return string(out), err
 }
 
 // startSyncPair starts a lab pair (stateful sync is on in the lab
@@ -115,6 +121,27 @@ func startTransfer(t *testing.T, l *pairLab, addr string) *longTransfer {
 	return tr
 }
 
+// finish ends the transfer cleanly and fails the test unless the session
+// lived (no reset, no stall) and the server received every byte sent, in
+// order.
+func (tr *longTransfer) finish(t *testing.T, l *pairLab) transfer.Result {
+	t.Helper()
+	tr.stop()
+	if err := <-tr.result; err != nil {
+		t.Fatalf("the session failed (reset or stalled): %v", err)
+	}
+	_ = tr.conn.(*net.TCPConn).CloseWrite()
+	l.fw2.eventually("the server receives every byte sent", 10*time.Second, func() bool {
+		r := tr.sink.Result()
+		return r.Err != nil && r.Received == tr.sent.Load()
+	})
+	r := tr.sink.Result()
+	if r.Corrupt || !errors.Is(r.Err, io.EOF) {
+		t.Fatalf("transfer ended with corrupt=%v err=%v", r.Corrupt, r.Err)
+	}
+	return r
+}
+
 // killActiveDuring kills fw1 (the active) while tr runs and returns when
 // fw2 is active, with the time of the kill.
 func killActiveDuring(t *testing.T, l *pairLab) time.Time {
@@ -151,20 +178,7 @@ func TestSessionSurvivesFailoverWithStatefulSync(t *testing.T) {
 		t.Fatalf("nothing arrived after the kill: %d bytes before, %d now, last at %s (kill at %s)",
 			before, mid.Received, mid.Last.Format(time.StampMilli), killed.Format(time.StampMilli))
 	}
-	// End the transfer cleanly: everything sent must arrive, in order.
-	tr.stop()
-	if err := <-tr.result; err != nil {
-		t.Fatalf("the session failed (reset or stalled): %v", err)
-	}
-	_ = tr.conn.(*net.TCPConn).CloseWrite()
-	l.fw2.eventually("the server receives every byte sent", 10*time.Second, func() bool {
-		r := tr.sink.Result()
-		return r.Err != nil && r.Received == tr.sent.Load()
-	})
-	r := tr.sink.Result()
-	if r.Corrupt || !errors.Is(r.Err, io.EOF) {
-		t.Fatalf("transfer ended with corrupt=%v err=%v", r.Corrupt, r.Err)
-	}
+	r := tr.finish(t, l)
 	t.Logf("%.1f MB in order, %d bytes after the kill, longest silence %s, 0 bytes lost",
 		float64(r.Received)/1e6, r.Received-before, r.Longest.Round(time.Millisecond))
 }

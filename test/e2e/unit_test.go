@@ -25,6 +25,9 @@ import (
 // bin is where TestMain builds tandemd, tandemctl and the lab plugin.
 var bin string
 
+// nextVersion is the version of bin/tandemd-next.
+const nextVersion = "0.2.0-e2e"
+
 func TestMain(m *testing.M) {
 	if os.Geteuid() != 0 {
 		fmt.Println("e2e: skipping: needs root to create network namespaces")
@@ -53,6 +56,15 @@ func TestMain(m *testing.M) {
 			fmt.Printf("e2e: building %s: %v\n%s", pkg, err, b)
 			os.Exit(1)
 		}
+	}
+	// The firmware a rolling upgrade installs: tandemd with another
+	// version (TestRollingUpgradeKeepsSessions).
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "tandemd-next"),
+		"-ldflags", "-X github.com/tandem-ha/tandem/core/daemon.Version="+nextVersion, "./cmd/tandemd")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		fmt.Printf("e2e: building tandemd-next: %v\n%s", err, b)
+		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -506,6 +506,13 @@ func (c *Client) Join(ctx context.Context, req service.JoinRequest) (string, err
 	return out["active"], err
 }
 
+// Upgrade installs the tandemd at image (a path on the unit) as the
+// unit's firmware; the daemon restarts into it shortly after answering.
+func (c *Client) Upgrade(ctx context.Context, image string) (service.UpgradeOutput, error) {
+	var out service.UpgradeOutput
+	return out, c.operate(ctx, "upgrade-firmware", map[string]string{"image": image}, &out)
+}
+
 // Events lists up to limit events after sequence number after.
 func (c *Client) Events(ctx context.Context, after uint64, limit int) ([]telemetry.Event, error) {
 	var ev []telemetry.Event

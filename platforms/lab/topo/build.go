@@ -17,7 +17,8 @@ type Options struct {
 	Name string
 	// Dir keeps the lab's state, configurations, data and logs.
 	Dir string
-	// Tandemd is the tandemd binary to run in each unit.
+	// Tandemd is the tandemd binary each unit gets a copy of, its own
+	// firmware, when it is first started.
 	Tandemd string
 	// PluginDir is the plugin directory of the units.
 	PluginDir string
@@ -176,7 +177,11 @@ func (l *Lab) start(u *Unit, opts Options) error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command("ip", "netns", "exec", u.Namespace, opts.Tandemd,
+	exe, err := l.firmware(u, opts.Tandemd)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("ip", "netns", "exec", u.Namespace, exe,
 		"-data", filepath.Join(l.Dir, u.Name), "-plugins", opts.PluginDir,
 		"-socket", u.Socket, "-serial", u.Serial, "-config", cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -202,6 +207,28 @@ func (l *Lab) start(u *Unit, opts Options) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// firmware returns the unit's own tandemd, a copy of tandemd made when
+// the unit is first started: each unit has its own firmware, as an
+// appliance does, so that upgrading one (upgrade-firmware replaces the
+// executable) leaves the other as it was, and a reboot keeps the upgrade.
+func (l *Lab) firmware(u *Unit, tandemd string) (string, error) {
+	exe := filepath.Join(l.Dir, "firmware", u.Name, "tandemd")
+	if _, err := os.Stat(exe); err == nil {
+		return exe, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(exe), 0o755); err != nil {
+		return "", err
+	}
+	src, err := os.ReadFile(tandemd)
+	if err != nil {
+		return "", fmt.Errorf("tandemd for %s: %w", u.Name, err)
+	}
+	if err := os.WriteFile(exe, src, 0o755); err != nil {
+		return "", fmt.Errorf("tandemd for %s: %w", u.Name, err)
+	}
+	return exe, nil
 }
 
 // alive reports whether a process exists (and is not a zombie we own).
