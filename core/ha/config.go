@@ -29,6 +29,11 @@ type setup struct {
 	// probeTiming.
 	probes      []probe.Target
 	probeTiming probe.Config
+	// held are the ports this unit holds down while it is not active
+	// (TKO-6, held.go); settle is how long they still count as held after
+	// it became active.
+	held   map[string]bool
+	settle time.Duration
 }
 
 // probeTargets lists the logical probes of one monitored interface: per
@@ -157,6 +162,8 @@ func fromConfig(d *tandem.Device, serial, firmware string) (setup, error) {
 		Timeout:       time.Duration(mc.GetProbeTimeout()) * time.Millisecond,
 		LossThreshold: int(mc.GetProbeLossThreshold()),
 	}
+	s.held = HeldDownOnPassive(d)
+	s.settle = settleTime(s.held, s.probes, s.probeTiming)
 	s.machine = m
 	for _, p := range []struct {
 		fn   tandem.E_TandemHa_HaLinkFunction
