@@ -29,6 +29,11 @@ type setup struct {
 	// probeTiming.
 	probes      []probe.Target
 	probeTiming probe.Config
+	// held are the ports this unit holds down while it is not active
+	// (TKO-6, held.go); settle is how long they still count as held after
+	// it became active.
+	held   map[string]bool
+	settle time.Duration
 }
 
 // probeTargets lists the logical probes of one monitored interface: per
@@ -57,6 +62,45 @@ func probeTargets(port string, primary bool, ifc *tandem.TandemHaMonitoring_Moni
 	return out
 }
 
+// HeldDownOnPassive returns the ports that a unit of a pair holds
+// administratively down while it is not active (TKO-6): with
+// /ha/config/aggregates-up-on-passive false, every enabled interface
+// with link-aggregate true, so that its LACP partner sends the passive
+// unit no traffic. A port that carries an HA link is never held down.
+// It returns nil in standalone and cluster modes, where no unit is
+// passive.
+func HeldDownOnPassive(d *tandem.Device) map[string]bool {
+	ha := d.GetHa().GetConfig()
+	if !pairMode(ha.GetMode()) || ha.GetAggregatesUpOnPassive() {
+		return nil
+	}
+	haPorts := map[string]bool{}
+	if l := d.GetHa().GetLinks(); l != nil {
+		for _, link := range l.Link {
+			haPorts[link.GetConfig().GetPort()] = true
+		}
+	}
+	var held map[string]bool
+	if ifs := d.GetInterfaces(); ifs != nil {
+		for name, ifc := range ifs.Interface {
+			cfg := ifc.GetConfig()
+			if cfg.GetLinkAggregate() && cfg.GetEnabled() && !haPorts[name] {
+				if held == nil {
+					held = map[string]bool{}
+				}
+				held[name] = true
+			}
+		}
+	}
+	return held
+}
+
+// pairMode reports whether mode runs an HA pair: one active unit, one
+// passive.
+func pairMode(mode tandem.E_TandemHa_HaMode) bool {
+	return mode == tandem.TandemHa_HaMode_active_standby || mode == tandem.TandemHa_HaMode_active_active_dpi
+}
+
 // errNotPaired says the configuration runs no HA pair on this unit.
 var errNotPaired = errors.New("no HA pair")
 
@@ -64,9 +108,7 @@ var errNotPaired = errors.New("no HA pair")
 // returns errNotPaired (wrapped, with the reason) when HA does not run.
 func fromConfig(d *tandem.Device, serial, firmware string) (setup, error) {
 	ha := d.GetHa().GetConfig()
-	switch ha.GetMode() {
-	case tandem.TandemHa_HaMode_active_standby, tandem.TandemHa_HaMode_active_active_dpi:
-	default:
+	if !pairMode(ha.GetMode()) {
 		return setup{}, fmt.Errorf("%w: mode is %s", errNotPaired, ha.GetMode())
 	}
 	dev := d.GetHa().GetDevices().GetDevice(serial).GetConfig()
@@ -120,6 +162,8 @@ func fromConfig(d *tandem.Device, serial, firmware string) (setup, error) {
 		Timeout:       time.Duration(mc.GetProbeTimeout()) * time.Millisecond,
 		LossThreshold: int(mc.GetProbeLossThreshold()),
 	}
+	s.held = HeldDownOnPassive(d)
+	s.settle = settleTime(s.held, s.probes, s.probeTiming)
 	s.machine = m
 	for _, p := range []struct {
 		fn   tandem.E_TandemHa_HaLinkFunction

@@ -108,6 +108,13 @@ type Engine struct {
 	// proberTiming is the timing prober runs with; stopProbe ends it.
 	proberTiming probe.Config
 	stopProbe    context.CancelFunc
+	// settleUntil ends the settle time after this unit became active,
+	// remembered is what it saw of the held ports when it last stopped
+	// being active, and relink asks for the links to be stepped again
+	// (TKO-6, held.go).
+	settleUntil time.Time
+	remembered  fsm.Links
+	relink      bool
 	// retireAt is when the previous pre-shared key stops being accepted.
 	retireAt time.Time
 	counters Counters
@@ -235,6 +242,10 @@ func (e *Engine) Run(ctx context.Context) {
 				}
 			}
 		}
+		if e.relink {
+			e.relink = false
+			e.stepLinks()
+		}
 		var probeResults <-chan map[string]bool
 		if e.prober != nil {
 			probeResults = e.prober.Results()
@@ -291,6 +302,7 @@ func (e *Engine) Run(ctx context.Context) {
 				e.keys.Retire()
 				e.retireAt = time.Time{}
 			}
+			e.endSettle(now)
 			e.handle(e.machine.Step(fsm.Tick{At: now}))
 		case <-beat.C:
 			if e.machine == nil {
@@ -435,18 +447,18 @@ func (e *Engine) stop() {
 	e.machine = nil
 	e.setup = setup{}
 	e.keys = wire.Keyring{}
+	e.settleUntil, e.remembered = time.Time{}, nil
 }
 
-// stepLinks gives the machine the monitored ports' states.
+// stepLinks gives the machine the monitored ports' states, with the ports
+// held down on purpose counted as held.go says (TKO-6).
 func (e *Engine) stepLinks() {
 	if e.machine == nil {
 		return
 	}
-	links := fsm.Links{}
-	for _, ifc := range e.setup.machine.Interfaces {
-		links[ifc.Name] = fsm.LinkStatus{Up: e.local[ifc.Name], ProbeOK: e.probeOK[ifc.Name]}
-	}
-	e.handle(e.machine.Step(fsm.LocalLinks{At: time.Now(), Links: links}))
+	now := time.Now()
+	links := linkInputs(e.setup, e.local, e.probeOK, e.holding(now), e.remembered)
+	e.handle(e.machine.Step(fsm.LocalLinks{At: now, Links: links}))
 }
 
 // send sends one heartbeat round on every path.
@@ -529,6 +541,7 @@ func (e *Engine) handle(outs []fsm.Output) {
 		case fsm.RoleChange:
 			e.log.Info("role change", "from", o.From, "to", o.To, "reason", o.Reason)
 			e.event("role-change", "warning", fmt.Sprintf("role %s -> %s: %s", o.From, o.To, o.Reason))
+			e.roleChanged(o.From, o.To, time.Now())
 			if e.opts.OnRole != nil {
 				e.opts.OnRole(o.To, string(o.Reason))
 			}

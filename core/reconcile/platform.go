@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tandem-ha/tandem/core/catalog"
+	"github.com/tandem-ha/tandem/core/ha"
 	"github.com/tandem-ha/tandem/core/ha/fsm"
 	"github.com/tandem-ha/tandem/gen/tandem"
 	"github.com/tandem-ha/tandem/plugins/sdk"
@@ -46,7 +47,12 @@ func ownsVirtualAddresses(role fsm.Role) bool {
 // a port dropped from the configuration is cleaned up. The unit's own
 // monitoring addresses and HA link addresses are always present (MON-2);
 // the interfaces' virtual addresses only while the unit is active or
-// standalone (TKO-1).
+// standalone (TKO-1). A unit of a pair that is not active (initializing,
+// standby, faulted) holds the link aggregates of ha.HeldDownOnPassive
+// administratively down, so that LACP partners send it no traffic, when
+// /ha/config/aggregates-up-on-passive is false (TKO-6); with the option
+// on, its default, they are up on every role. HA link ports are never
+// held down.
 func PlatformSpec(d *tandem.Device, role fsm.Role, self Identity) *sdk.PlatformSpec {
 	primary := self.Designation(d) == tandem.TandemTypes_UnitDesignation_primary
 	ports := map[string]*sdk.Port{}
@@ -77,6 +83,11 @@ func PlatformSpec(d *tandem.Device, role fsm.Role, self Identity) *sdk.PlatformS
 			continue
 		}
 		p.Addresses = append(p.Addresses, virtual...)
+	}
+	if !ownsVirtualAddresses(role) {
+		for name := range ha.HeldDownOnPassive(d) {
+			port(name).AdminUp = false
+		}
 	}
 	monitored := map[string]*tandem.TandemHaMonitoring_Monitoring_Interfaces_Interface{}
 	if m := d.GetMonitoring().GetInterfaces(); m != nil {
@@ -133,10 +144,10 @@ func PlatformSpec(d *tandem.Device, role fsm.Role, self Identity) *sdk.PlatformS
 // virtualMACOn reports whether the pair shares virtual MACs (TKO-2): the
 // option is on and the unit runs in an HA pair mode.
 func virtualMACOn(d *tandem.Device) bool {
-	ha := d.GetHa().GetConfig()
-	switch ha.GetMode() {
+	cfg := d.GetHa().GetConfig()
+	switch cfg.GetMode() {
 	case tandem.TandemHa_HaMode_active_standby, tandem.TandemHa_HaMode_active_active_dpi:
-		return ha.GetVirtualMac()
+		return cfg.GetVirtualMac()
 	}
 	return false
 }

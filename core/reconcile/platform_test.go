@@ -339,3 +339,54 @@ func TestMonitoringInterfaceFields(t *testing.T) {
 		}
 	}
 }
+
+// SPEC: TKO-6
+// With aggregates-up-on-passive at its default, link aggregates are up on
+// every role; with it false, a unit of the pair that is not active holds
+// them down while the active and a standalone unit keep them up. Other
+// interfaces are unaffected, an HA link port is never held down and a
+// disabled interface stays down.
+func TestAggregatesOnPassive(t *testing.T) {
+	// X1 is an aggregate, X2 (the HA control link) and X3 (disabled) are
+	// marked as aggregates too.
+	config := func(t *testing.T, settings map[string]string) *tandem.Device {
+		d := pairConfig(t)
+		for _, port := range []string{"X1", "X2", "X3"} {
+			settings["/interfaces/interface[name="+port+"]/config/link-aggregate"] = "true"
+		}
+		for path, val := range settings {
+			if err := model.Set(d, path, []byte(val)); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+		}
+		return d
+	}
+	const off = "/ha/config/aggregates-up-on-passive"
+	up := map[string]bool{"X0": true, "X1": true, "X2": true, "X3": false}
+	held := map[string]bool{"X0": true, "X1": false, "X2": true, "X3": false}
+	for _, tc := range []struct {
+		name     string
+		settings map[string]string
+		role     fsm.Role
+		want     map[string]bool
+	}{
+		{"option default, active", map[string]string{}, fsm.RoleActive, up},
+		{"option default, standby", map[string]string{}, fsm.RoleStandby, up},
+		{"option true, standby", map[string]string{off: "true"}, fsm.RoleStandby, up},
+		{"option false, active", map[string]string{off: "false"}, fsm.RoleActive, up},
+		{"option false, standby", map[string]string{off: "false"}, fsm.RoleStandby, held},
+		{"option false, initializing", map[string]string{off: "false"}, fsm.RoleInitializing, held},
+		{"option false, faulted", map[string]string{off: "false"}, fsm.RoleFaulted, held},
+		{"option false, standalone", map[string]string{off: "false", "/ha/config/mode": `"standalone"`}, fsm.RoleStandalone, up},
+		{"option false, cluster mode", map[string]string{off: "false", "/ha/config/mode": `"active-active-cluster"`}, fsm.RoleInitializing, up},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := config(t, tc.settings)
+			for _, p := range configuredPorts(PlatformSpec(d, tc.role, Identity{SerialNumber: "UNIT-B"})) {
+				if want := tc.want[p.GetName()]; p.GetAdminUp() != want {
+					t.Errorf("port %s admin up = %t, want %t", p.GetName(), p.GetAdminUp(), want)
+				}
+			}
+		})
+	}
+}

@@ -191,6 +191,7 @@ func (c *checker) run() {
 	c.plat3()
 	c.plat4()
 	c.plat5()
+	c.tko6()
 	c.mode1()
 	c.mode2()
 	c.mode3()

@@ -162,6 +162,25 @@ func (c *checker) plat4() {
 	}
 }
 
+// tko6: with aggregates-up-on-passive false in a pair mode, no HA link
+// may use a link aggregate: the passive unit must keep its HA links up,
+// so it could not hold that aggregate down as the option asks.
+func (c *checker) tko6() {
+	if !c.haOn() || c.cluster() || c.haCfg().GetAggregatesUpOnPassive() {
+		return
+	}
+	for _, l := range c.links {
+		cfg := c.ifaces[l.port]
+		if cfg == nil || !cfg.GetLinkAggregate() || !cfg.GetEnabled() {
+			continue
+		}
+		c.errf(ifPath(l.port)+"/config/link-aggregate", "TKO-6",
+			"set /ha/config/aggregates-up-on-passive true, or move the HA "+l.fn.String()+" link to a port that is no link aggregate",
+			"port %s carries the HA %s link, which the passive unit keeps up, so it cannot hold this link aggregate down as /ha/config/aggregates-up-on-passive false asks",
+			l.port, l.fn)
+	}
+}
+
 // portCount returns a device's effective port count (0 when unknown).
 func portCount(d device) int {
 	if d.portCount != nil {

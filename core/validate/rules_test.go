@@ -307,6 +307,39 @@ func TestPLAT4(t *testing.T) {
 	})
 }
 
+// SPEC: TKO-6
+// With aggregates-up-on-passive false an HA link cannot run over a link
+// aggregate (the passive keeps HA links up, so it could not hold the
+// aggregate down); with the option on, on a port without an HA link, on
+// a disabled interface or in standalone mode it can.
+func TestTKO6(t *testing.T) {
+	const agg = "/interfaces/interface[name=X0]/config/link-aggregate"
+	off := kvs(pairConfig, []kv{{"/ha/config/aggregates-up-on-passive", `false`}})
+	runCases(t, []ruleCase{
+		{name: "aggregate carrying the backup heartbeat", base: off,
+			bad:  []kv{{agg, `true`}},
+			good: []kv{{agg, `true`}, {"/ha/config/aggregates-up-on-passive", `true`}},
+			path: agg, rule: "TKO-6"},
+		{name: "aggregate without an HA link", base: off,
+			bad:  []kv{{agg, `true`}},
+			good: []kv{{"/interfaces/interface[name=X1]/config/link-aggregate", `true`}},
+			path: agg, rule: "TKO-6"},
+		{name: "disabled aggregate", base: off,
+			bad:  []kv{{agg, `true`}},
+			good: []kv{{agg, `true`}, {"/interfaces/interface[name=X0]/config/enabled", `false`}},
+			path: agg, rule: "TKO-6"},
+		{name: "standalone", base: off,
+			bad:  []kv{{agg, `true`}},
+			good: []kv{{agg, `true`}, {"/ha/config/mode", `"standalone"`}, {"/ha/config/stateful-sync", `false`}},
+			path: agg, rule: "TKO-6"},
+	})
+	for _, is := range Validate(build(t, off, []kv{{agg, `true`}})).Errors {
+		if is.Rule == "TKO-6" && (!strings.Contains(is.Message, "HA backup-control link") || !strings.Contains(is.Fix, "aggregates-up-on-passive true")) {
+			t.Errorf("the issue does not say why or what to do: %s", is.Error())
+		}
+	}
+}
+
 // SPEC: PLAT-5
 func TestPLAT5(t *testing.T) {
 	runCases(t, []ruleCase{

@@ -97,6 +97,11 @@
 //     model's; when every device sets the same larger port-count
 //     (expansion modules) the ports up to that count exist too.
 //   - PLAT-4 applies whenever an HA mode is on.
+//   - TKO-6: with aggregates-up-on-passive false in a pair mode, an
+//     enabled interface with link-aggregate true on a port that carries
+//     an HA link is refused: the passive unit keeps HA links up, so it
+//     could not hold that aggregate down. In standalone and cluster
+//     modes the option is ignored (no unit is passive).
 //   - PLAT-5: effective port count = device port-count, else its
 //     model's port map; every device must match the first device
 //     (primary first, then by serial).
