@@ -52,8 +52,8 @@ type Route struct {
 	// TOS is the IPv4 type of service the route matches (0 for IPv6).
 	TOS uint8
 	// Priority is the route's metric (RTA_PRIORITY). With Table, Dst and
-	// TOS it identifies the route: a routing daemon that relearns the
-	// route with the same metric replaces the standby's copy.
+	// TOS it identifies the route, as in the kernel. The Sink installs
+	// the route with Priority + MetricOffset.
 	Priority uint32
 	// Protocol is the rtnetlink protocol of the daemon that learned the
 	// route on the active (RTPROT_OSPF...); see Dynamic.

@@ -9,10 +9,12 @@
 // takeover the new active forwards to the networks the old one had
 // learned before its own routing daemon has converged.
 //
-// The Sink only ever removes routes tagged Protocol, and leaves a route
-// of the standby's own with the same destination and metric alone. When
-// the unit takes over, HoldDown keeps the synced routes for the
-// hold-down time (/ha/config/dynamic-route-hold-down, default 45 s) and
-// then removes every one the routing daemon has not replaced. See
-// docs/statesync-channels.md.
+// The Sink installs each route one metric worse than the active has it
+// (MetricOffset), so that a route the standby's own routing daemon
+// learns with the original metric is added next to it and preferred; it
+// only ever removes routes tagged Protocol. When the unit takes over,
+// HoldDown keeps the synced routes for the hold-down time
+// (/ha/config/dynamic-route-hold-down, default 45 s) while the routing
+// daemon relearns them, and then removes every route still tagged
+// Protocol. See docs/statesync-channels.md.
 package route

@@ -20,8 +20,7 @@ type HoldDownResult struct {
 	// no routing daemon had replaced.
 	Removed int
 	// Relearned is the number of held destinations (prefix and TOS) for
-	// which a routing daemon had installed a route of its own by then,
-	// with the held route's metric (replacing it) or another one.
+	// which a routing daemon had installed a route of its own by then.
 	Relearned int
 	// Err is what went wrong removing routes; the ones it names stay.
 	Err error
@@ -37,11 +36,14 @@ type prefix struct {
 // (TKO-5): the routes the Sink installed stay for d, so that the new
 // active forwards on the routes the old one had learned while its own
 // routing daemon relearns them, and then every route still tagged
-// Protocol is removed. A daemon that relearns a route with the same
-// metric replaces the Sink's copy in the kernel (zebra and BIRD install
-// with NLM_F_REPLACE), and the copy then carries the daemon's protocol,
-// which the end of the hold-down leaves alone; relearned with another
-// metric, both routes coexist until then. d = 0 removes them at once.
+// Protocol is removed; the daemon's routes are never touched. A route
+// the daemon relearns with its original metric (or a better one) sits
+// next to the Sink's, which is installed MetricOffset worse, and the
+// kernel prefers it at once; relearned with a worse metric, the Sink's
+// copy is preferred until the end. (A daemon that treats the Sink's
+// routes as kernel routes and prefers those, as FRR's zebra does with its
+// distance 0 for kernel routes, installs its own when they go.) d = 0
+// removes them at once.
 //
 // From HoldDown until Resume the Sink installs nothing (Apply and Replace
 // ignore their records), so nothing comes back after the hold-down. A

@@ -18,13 +18,14 @@ func dataOnly(name string) bool { return name != "ha0" }
 // hold-down: the active A learns OSPF routes (IPv4, IPv6, multipath);
 // the Source emits them, but not a static route nor an OSPF route via
 // the HA link; the Sink installs them into the standby B's main table
-// tagged Protocol, via B's lan0, although B holds no address in the
-// gateway's subnet; a route withdrawn on A goes on B. Then B takes over:
-// during the hold-down the routes stay and nothing is installed any
-// more; B's routing daemon relearns one prefix (ip route replace ...
-// proto ospf); at the end of the hold-down the relearned route is there
-// with proto ospf, the others are gone, and a route B had of its own is
-// untouched.
+// tagged Protocol, one metric worse, via B's lan0, although B holds no
+// address in the gateway's subnet; a route withdrawn on A goes on B. Then
+// B takes over: during the hold-down the routes stay and nothing is
+// installed any more; B's routing daemon relearns one prefix with the
+// original metric (ip route add ... proto ospf, NLM_F_EXCL as BIRD adds)
+// and the kernel uses it at once; at the end of the hold-down the
+// relearned route is there with proto ospf, the synced ones are gone,
+// and a route B had of its own is untouched.
 //
 // SPEC: SYNC-2
 // SPEC: TKO-5
@@ -86,9 +87,9 @@ func TestSyncAndHoldDownTKO5(t *testing.T) {
 	}
 	tagged := routes(t, b, "proto", "116")
 	for dst, want := range map[string]string{
-		"10.50.0.0/16": "via 10.230.0.9 dev lan0 metric 20 onlink",
-		"10.54.0.0/16": "metric 20 nexthop via 10.230.0.9 dev lan0 weight 1 onlink nexthop via 10.230.0.10 dev lan0 weight 3 onlink",
-		"fd00:50::/48": "via fd00:230::9 dev lan0 metric 20 onlink",
+		"10.50.0.0/16": "via 10.230.0.9 dev lan0 metric 21 onlink",
+		"10.54.0.0/16": "metric 21 nexthop via 10.230.0.9 dev lan0 weight 1 onlink nexthop via 10.230.0.10 dev lan0 weight 3 onlink",
+		"fd00:50::/48": "via fd00:230::9 dev lan0 metric 21 onlink",
 	} {
 		if l := strings.Join(strings.Fields(line(tagged, dst)), " "); !strings.Contains(l, want) {
 			t.Errorf("B's route to %s = %q, want it tagged and %q:\n%s", dst, l, want, tagged)
@@ -116,7 +117,8 @@ func TestSyncAndHoldDownTKO5(t *testing.T) {
 		t.Fatalf("HoldDown = %d, %v; want 3 routes held", held, err)
 	}
 	during := routes(t, b, "proto", "116")
-	b.Run(t, "ip", "route", "replace", "10.50.0.0/16", "via", "10.230.0.9", "dev", "lan0", "onlink", "proto", "ospf", "metric", "20")
+	b.Run(t, "ip", "route", "add", "10.50.0.0/16", "via", "10.230.0.8", "dev", "lan0", "onlink", "proto", "ospf", "metric", "20")
+	used := b.Run(t, "ip", "route", "get", "10.50.1.1")
 	late := sink.Apply(ctx, []channel.Record{UpsertRecord(&Route{Table: 254, Dst: netip.MustParsePrefix("10.56.0.0/16"),
 		Priority: 20, Protocol: 188, Nexthops: []Nexthop{{Gateway: netip.MustParseAddr("10.230.0.9"), Ifname: "lan0"}}})})
 	if time.Since(start) >= hold {
@@ -127,20 +129,23 @@ func TestSyncAndHoldDownTKO5(t *testing.T) {
 			t.Errorf("during the hold-down B lacks %s:\n%s", d, during)
 		}
 	}
+	if !strings.Contains(used, "via 10.230.0.8 ") {
+		t.Errorf("B does not forward on the relearned route at once: %s", used)
+	}
 	var res HoldDownResult
 	select {
 	case res = <-ended:
 	case <-time.After(hold + 10*time.Second):
 		t.Fatal("the hold-down never ended")
 	}
-	if res.Err != nil || res.Held != 3 || res.Removed != 2 || res.Relearned != 1 {
-		t.Fatalf("hold-down result %+v, want 3 held, 2 removed, 1 relearned", res)
+	if res.Err != nil || res.Held != 3 || res.Removed != 3 || res.Relearned != 1 {
+		t.Fatalf("hold-down result %+v, want 3 held, 3 removed, 1 relearned", res)
 	}
 	if took := time.Since(start); took < hold {
 		t.Fatalf("the hold-down ended after %s, before %s", took, hold)
 	}
 	after := routes(t, b)
-	if l := line(after, "10.50.0.0/16"); !strings.Contains(l, "proto ospf") {
+	if l := line(after, "10.50.0.0/16"); !strings.Contains(l, "via 10.230.0.8 dev lan0 proto ospf metric 20") || strings.Contains(after, "proto 116") {
 		t.Errorf("the relearned route = %q, want it there with proto ospf:\n%s", l, after)
 	}
 	for _, d := range []string{"10.54.0.0/16", "fd00:50::/48", "10.56.0.0/16"} {

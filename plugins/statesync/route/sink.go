@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,8 @@ type SinkConfig struct {
 
 // Sink installs route records on the standby (channel.Sink): into the
 // main table, via the interfaces with the records' names, tagged
-// Protocol. It only ever removes routes tagged Protocol. It is safe for
-// concurrent use.
+// Protocol, with the carried metric plus MetricOffset. It only ever
+// removes routes tagged Protocol. It is safe for concurrent use.
 //
 // When the unit takes over, HoldDown keeps the installed routes for the
 // hold-down time and then removes those no routing daemon has replaced
@@ -59,14 +60,33 @@ type Sink struct {
 	holdDowns, removedHeld, relearned            atomic.Uint64
 }
 
+// MetricOffset is added to a route's metric (priority) when the Sink
+// installs it. A routing daemon that relearns the route with its
+// original metric then adds its own next to the Sink's, even with
+// NLM_F_EXCL (BIRD adds a route it did not have that way; the same key
+// would make it fail with EEXIST), and the kernel prefers the relearned
+// route at once.
+const MetricOffset = 1
+
+// kernelRoute is r as the Sink installs it: with MetricOffset added to
+// its priority; ok is false if that overflows.
+func kernelRoute(r Route) (Route, bool) {
+	if r.Priority > math.MaxUint32-MetricOffset {
+		return r, false
+	}
+	r.Priority += MetricOffset
+	return r, true
+}
+
 // SinkStats are a Sink's counters.
 type SinkStats struct {
 	Routes                                int
 	Installed, Deleted, Failed, Malformed uint64
 	// UnknownInterface counts records via an interface this unit lacks
 	// (or excludes); Kept records not installed because the standby
-	// holds a route of its own with the same key (its routing daemon's);
-	// IgnoredActive records that arrived while the unit was active.
+	// holds a route of its own where the Sink would install (same
+	// destination, TOS and metric + MetricOffset); IgnoredActive records
+	// that arrived while the unit was active.
 	UnknownInterface, Kept, IgnoredActive uint64
 	RemovedByReplace                      uint64
 	// HoldDowns counts hold-downs that ran to their end; RemovedByHoldDown
@@ -116,7 +136,7 @@ func (s *Sink) Stats() SinkStats {
 
 // Apply installs records in order; the last record of a key wins. An
 // Upsert creates the route or replaces the sink's own; it leaves a route
-// of the standby's own with the same key alone (Kept), and records via an
+// of the standby's own in its place alone (Kept), and records via an
 // unknown or excluded interface are skipped and counted, not errors. A
 // Delete removes the route only if it carries Protocol. While the unit is
 // active (after HoldDown, until Resume) records are ignored. An error
@@ -131,9 +151,12 @@ func (s *Sink) Apply(ctx context.Context, records []channel.Record) error {
 	return s.apply(ctx, records)
 }
 
-// present is what the kernel holds under one key: a route of the sink's,
-// and a route of anyone else's.
-type present struct{ mine, foreign bool }
+// table is what the main table holds: the Sink's routes by their
+// record key, and the keys of everyone else's.
+type table struct {
+	mine    map[string]Route // record key -> the route's kernel key
+	foreign map[string]struct{}
+}
 
 func (s *Sink) apply(ctx context.Context, records []channel.Record) error {
 	if s.links == nil {
@@ -165,7 +188,7 @@ func (s *Sink) apply(ctx context.Context, records []channel.Record) error {
 			continue
 		}
 		if r.Op == channel.Delete {
-			if err := s.removeLocked(ctx, &rt, k, cur[k].mine); err != nil {
+			if err := s.removeLocked(ctx, k, cur); err != nil {
 				errs = append(errs, fmt.Errorf("record %d (delete %s): %w", i, rt.Dst, err))
 			}
 			continue
@@ -182,19 +205,25 @@ func (s *Sink) apply(ctx context.Context, records []channel.Record) error {
 			s.unknownIf.Add(1)
 			// The route moved to an interface this unit lacks: the copy
 			// via the old one is stale.
-			if err := s.removeLocked(ctx, &rt, k, cur[k].mine); err != nil {
+			if err := s.removeLocked(ctx, k, cur); err != nil {
 				errs = append(errs, fmt.Errorf("record %d (%s): %w", i, &rt, err))
 			}
 			continue
 		}
-		if cur[k].foreign {
+		kr, ok := kernelRoute(rt)
+		if !ok {
+			s.failed.Add(1)
+			errs = append(errs, fmt.Errorf("record %d (%s): metric %d + %d overflows", i, &rt, rt.Priority, MetricOffset))
+			continue
+		}
+		if _, foreign := cur.foreign[string(AppendKey(nil, &kr))]; foreign {
 			s.kept.Add(1)
 			delete(s.installed, k)
 			continue
 		}
 		if _, err := execute(ctx, s.c, netlink.Message{
 			Header: netlink.Header{Type: unix.RTM_NEWROUTE, Flags: netlink.Request | netlink.Acknowledge | netlink.Create | netlink.Replace},
-			Data:   newRouteMessage(&rt, hops),
+			Data:   newRouteMessage(&kr, hops),
 		}); err != nil {
 			s.failed.Add(1)
 			errs = append(errs, fmt.Errorf("record %d (%s): %w", i, &rt, err))
@@ -219,14 +248,15 @@ func (s *Sink) resolve(rt *Route) (hops []hop, ok bool) {
 	return hops, true
 }
 
-// removeLocked deletes the sink's route with rt's key (k) if the kernel
-// holds one (mine) and forgets it.
-func (s *Sink) removeLocked(ctx context.Context, rt *Route, k string, mine bool) error {
+// removeLocked deletes the sink's route with record key k if cur holds
+// one and forgets it.
+func (s *Sink) removeLocked(ctx context.Context, k string, cur table) error {
 	delete(s.installed, k)
+	kr, mine := cur.mine[k]
 	if !mine {
 		return nil
 	}
-	if err := s.del(ctx, rt); err != nil {
+	if err := s.del(ctx, &kr); err != nil {
 		s.failed.Add(1)
 		return err
 	}
@@ -257,14 +287,16 @@ func (s *Sink) Replace(ctx context.Context, snapshot []channel.Record) error {
 	}
 	var errs []error
 	s.installed = make(map[string]struct{}, len(want))
-	for _, rt := range ks {
-		k := string(AppendKey(nil, &rt))
-		if _, ok := want[k]; ok {
-			s.installed[k] = struct{}{}
-			continue
+	for _, kr := range ks {
+		if rt, ok := recordRoute(kr); ok {
+			k := string(AppendKey(nil, &rt))
+			if _, ok := want[k]; ok {
+				s.installed[k] = struct{}{}
+				continue
+			}
 		}
-		if err := s.del(ctx, &rt); err != nil {
-			errs = append(errs, fmt.Errorf("remove stale %s metric %d: %w", rt.Dst, rt.Priority, err))
+		if err := s.del(ctx, &kr); err != nil {
+			errs = append(errs, fmt.Errorf("remove stale %s metric %d: %w", kr.Dst, kr.Priority, err))
 			continue
 		}
 		s.removedStale.Add(1)
@@ -299,28 +331,37 @@ func (s *Sink) mainRoutes(ctx context.Context) ([]kroute, error) {
 	return out, nil
 }
 
-// readRoutes returns what the main table holds by record key.
-func (s *Sink) readRoutes(ctx context.Context) (map[string]present, error) {
-	ks, err := s.mainRoutes(ctx)
-	if err != nil {
-		return nil, err
+// recordRoute is the record key of the Sink's route with kernel key kr:
+// its priority less MetricOffset; ok is false if it is below that, which
+// no route the Sink installed is.
+func recordRoute(kr Route) (Route, bool) {
+	if kr.Priority < MetricOffset {
+		return kr, false
 	}
-	out := make(map[string]present, len(ks))
-	for i := range ks {
-		id := ks[i].key()
-		k := string(AppendKey(nil, &id))
-		p := out[k]
-		if ks[i].protocol == Protocol {
-			p.mine = true
-		} else {
-			p.foreign = true
-		}
-		out[k] = p
-	}
-	return out, nil
+	kr.Priority -= MetricOffset
+	return kr, true
 }
 
-// mine returns the keys of the routes tagged Protocol in the main table.
+// readRoutes returns what the main table holds.
+func (s *Sink) readRoutes(ctx context.Context) (table, error) {
+	ks, err := s.mainRoutes(ctx)
+	if err != nil {
+		return table{}, err
+	}
+	t := table{mine: map[string]Route{}, foreign: make(map[string]struct{}, len(ks))}
+	for i := range ks {
+		kr := ks[i].key()
+		if ks[i].protocol != Protocol {
+			t.foreign[string(AppendKey(nil, &kr))] = struct{}{}
+		} else if rt, ok := recordRoute(kr); ok {
+			t.mine[string(AppendKey(nil, &rt))] = kr
+		}
+	}
+	return t, nil
+}
+
+// mine returns the kernel keys of the routes tagged Protocol in the main
+// table.
 func (s *Sink) mine(ctx context.Context) ([]Route, error) {
 	ks, err := s.mainRoutes(ctx)
 	if err != nil {
@@ -335,8 +376,8 @@ func (s *Sink) mine(ctx context.Context) ([]Route, error) {
 	return out, nil
 }
 
-// del removes the route with rt's key if it carries Protocol; a route
-// already gone is not an error.
+// del removes the route with kernel key rt if it carries Protocol; a
+// route already gone is not an error.
 func (s *Sink) del(ctx context.Context, rt *Route) error {
 	_, err := execute(ctx, s.c, netlink.Message{
 		Header: netlink.Header{Type: unix.RTM_DELROUTE, Flags: netlink.Request | netlink.Acknowledge},

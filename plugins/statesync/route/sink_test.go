@@ -18,17 +18,19 @@ func via(dst, gw, ifname string, prio uint32) Route {
 }
 
 // standby is a unit with lan0 (10.240.0.2/24), ha0, and two routes of its
-// own: an OSPF route to 10.80.0.0/16 with metric 20 (its routing
+// own: an OSPF route to 10.80.0.0/16 with metric 21 (its routing
 // daemon's) and a static route to 10.81.0.0/16.
 func standby(t *testing.T) *netnstest.NS {
 	b := unit(t, "b", "10.240.0.2/24", "")
-	b.Run(t, "ip", "route", "add", "10.80.0.0/16", "via", "10.240.0.9", "proto", "ospf", "metric", "20")
+	b.Run(t, "ip", "route", "add", "10.80.0.0/16", "via", "10.240.0.9", "proto", "ospf", "metric", "21")
 	b.Run(t, "ip", "route", "add", "10.81.0.0/16", "via", "10.240.0.9", "proto", "static")
 	return b
 }
 
-// TestSinkReplaceSYNC7: the sink leaves a route of the standby's own with
-// the same key alone, skips unknown and excluded interfaces, removes on
+// TestSinkReplaceSYNC7: the sink installs one metric worse than carried,
+// leaves a route of the standby's own in that place alone (a record with
+// metric 20 against B's route with metric 21), skips unknown and
+// excluded interfaces, removes on
 // Replace and Delete only routes it installed, names a malformed record
 // without stopping the others, and leaves its routes in place on Close;
 // a new Sink's Replace then removes the stale ones, RemoveAll the rest.
@@ -55,10 +57,13 @@ func TestSinkReplaceSYNC7(t *testing.T) {
 		t.Fatalf("stats %+v count %d: want 3 installed, 1 kept (B's own OSPF route), 2 unknown or excluded interfaces", st, sink.Count())
 	}
 	all := routes(t, b)
-	if l := line(all, "10.80.0.0/16 via 10.240.0.9"); !strings.Contains(l, "proto ospf metric 20") {
+	if l := line(all, "10.82.0.0/16"); !strings.Contains(l, "via 10.240.0.9 dev lan0 proto 116 metric 21 onlink") {
+		t.Fatalf("the installed route = %q, want it tagged, on-link, metric 20 + 1:\n%s", l, all)
+	}
+	if l := line(all, "10.80.0.0/16 via 10.240.0.9"); !strings.Contains(l, "proto ospf metric 21") {
 		t.Fatalf("B's own OSPF route was changed:\n%s", all)
 	}
-	if l := line(all, "10.80.0.0/16 via 10.240.0.8"); !strings.Contains(l, "proto 116 metric 30") {
+	if l := line(all, "10.80.0.0/16 via 10.240.0.8"); !strings.Contains(l, "proto 116 metric 31") {
 		t.Fatalf("the synced route with another metric is not next to B's own:\n%s", all)
 	}
 	if err := sink.Replace(ctx, []channel.Record{UpsertRecord(&x)}); err != nil {
