@@ -16,9 +16,9 @@ import (
 // with, 116 (0x74, the neighbour channel's tag too): `ip route show proto
 // 116` lists them. No value between 100 and 185 is named in
 // linux/rtnetlink.h, iproute2's rt_protos or FRR's rt_netlink.h, and no
-// routing daemon uses it, so a route carrying it is the Sink's; the
-// kernel deletes by protocol, so the Sink's deletions cannot touch
-// another route.
+// routing daemon we know of uses it, so a route carrying it is the
+// Sink's; the kernel matches the protocol of a deletion, so the Sink's
+// deletions cannot touch another route.
 const Protocol = 116
 
 // Sizes of the rtnetlink structs (linux/rtnetlink.h).
