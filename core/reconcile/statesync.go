@@ -20,8 +20,9 @@ const SyncPortOffset = 1
 // StatesyncSpec computes what the stateful sync plugin must do for the
 // configuration d: whether it runs (tandem-ha's stateful-sync), the sync
 // stream's endpoints on the HA data link (the control link when no data
-// link has both units' addresses), the key, throttle and filters, and
-// the unit's own addresses, whose connections are never synced (SYNC-3).
+// link has both units' addresses), the key, throttle and filters, the
+// dynamic route hold-down (TKO-5), and the unit's own addresses, whose
+// connections are never synced (SYNC-3).
 // Without a peer to sync with, the spec is disabled.
 func StatesyncSpec(d *tandem.Device, self Identity) *sdk.StatesyncSpec {
 	ha := d.GetHa().GetConfig()
@@ -43,6 +44,8 @@ func StatesyncSpec(d *tandem.Device, self Identity) *sdk.StatesyncSpec {
 	spec.NoSyncMark = ss.GetNoSyncMark()
 	spec.DhcpLeaseIntervalSeconds = ss.GetDhcpLeaseInterval()
 	spec.CertificateIntervalSeconds = ss.GetCertificateInterval()
+	// The generated getter returns the YANG default (45) when unset.
+	spec.RouteHoldDownSeconds = uint32(ha.GetDynamicRouteHoldDown())
 	for _, c := range ss.GetCategory() {
 		spec.Channels = append(spec.Channels, c.String())
 	}

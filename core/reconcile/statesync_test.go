@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -101,5 +102,31 @@ func TestSyncExclusionsInThePlatformSpec(t *testing.T) {
 	}
 	if ex[1].GetName() != "backup" || ex[1].GetSync() || ex[1].GetProtocol() != "tcp" || ex[1].GetDestinationPort() != 5106 {
 		t.Errorf("backup: %v", ex[1])
+	}
+}
+
+// SPEC TKO-5: the sync plugin's intent carries the dynamic route
+// hold-down: the YANG default of 45 s when it is not configured, and a
+// configured 0 (remove at once) as 0.
+//
+// SPEC: TKO-5
+func TestStatesyncSpecRouteHoldDown(t *testing.T) {
+	d := pairConfig(t)
+	for path, val := range map[string]string{"/ha/config/stateful-sync": `true`, "/ha/config/pre-shared-key": `"a-long-pair-key"`} {
+		if err := model.Set(d, path, []byte(val)); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	d.GetHa().GetConfig().DynamicRouteHoldDown = nil
+	if got := StatesyncSpec(d, Identity{SerialNumber: "UNIT-A"}).GetRouteHoldDownSeconds(); got != 45 {
+		t.Fatalf("unset hold-down: %d s, want the YANG default 45", got)
+	}
+	for _, v := range []string{"0", "120", "3600"} {
+		if err := model.Set(d, "/ha/config/dynamic-route-hold-down", []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		if got := StatesyncSpec(d, Identity{SerialNumber: "UNIT-B"}).GetRouteHoldDownSeconds(); fmt.Sprint(got) != v {
+			t.Errorf("hold-down %s: the intent carries %d", v, got)
+		}
 	}
 }

@@ -410,8 +410,15 @@ type StatesyncSpec struct {
 	// 300 and 3600.
 	DhcpLeaseIntervalSeconds   uint32 `protobuf:"varint,13,opt,name=dhcp_lease_interval_seconds,json=dhcpLeaseIntervalSeconds,proto3" json:"dhcp_lease_interval_seconds,omitempty"`
 	CertificateIntervalSeconds uint32 `protobuf:"varint,14,opt,name=certificate_interval_seconds,json=certificateIntervalSeconds,proto3" json:"certificate_interval_seconds,omitempty"`
-	unknownFields              protoimpl.UnknownFields
-	sizeCache                  protoimpl.SizeCache
+	// route_hold_down_seconds is tandem-ha's dynamic-route-hold-down
+	// (TKO-5): when the unit becomes active, the routes the "routes"
+	// channel installed stay this long, then those its routing daemon has
+	// not relearned are removed; 0 removes them at once. The reconciler
+	// fills in the YANG default (45). A change applies from the next
+	// takeover on.
+	RouteHoldDownSeconds uint32 `protobuf:"varint,15,opt,name=route_hold_down_seconds,json=routeHoldDownSeconds,proto3" json:"route_hold_down_seconds,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *StatesyncSpec) Reset() {
@@ -531,6 +538,13 @@ func (x *StatesyncSpec) GetDhcpLeaseIntervalSeconds() uint32 {
 func (x *StatesyncSpec) GetCertificateIntervalSeconds() uint32 {
 	if x != nil {
 		return x.CertificateIntervalSeconds
+	}
+	return 0
+}
+
+func (x *StatesyncSpec) GetRouteHoldDownSeconds() uint32 {
+	if x != nil {
+		return x.RouteHoldDownSeconds
 	}
 	return 0
 }
@@ -1604,7 +1618,7 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"configJson\x12:\n" +
 	"\bplatform\x18\n" +
 	" \x01(\v2\x1e.tandem.plugin.v1.PlatformSpecR\bplatform\x12=\n" +
-	"\tstatesync\x18\v \x01(\v2\x1f.tandem.plugin.v1.StatesyncSpecR\tstatesync\"\xef\x03\n" +
+	"\tstatesync\x18\v \x01(\v2\x1f.tandem.plugin.v1.StatesyncSpecR\tstatesync\"\xa6\x04\n" +
 	"\rStatesyncSpec\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x14\n" +
 	"\x05local\x18\x02 \x01(\tR\x05local\x12\x12\n" +
@@ -1620,7 +1634,8 @@ const file_tandem_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x0flocal_addresses\x18\v \x03(\tR\x0elocalAddresses\x12%\n" +
 	"\x0epublish_socket\x18\f \x01(\tR\rpublishSocket\x12=\n" +
 	"\x1bdhcp_lease_interval_seconds\x18\r \x01(\rR\x18dhcpLeaseIntervalSeconds\x12@\n" +
-	"\x1ccertificate_interval_seconds\x18\x0e \x01(\rR\x1acertificateIntervalSecondsJ\x04\b\x05\x10\x06\"\xda\x01\n" +
+	"\x1ccertificate_interval_seconds\x18\x0e \x01(\rR\x1acertificateIntervalSeconds\x125\n" +
+	"\x17route_hold_down_seconds\x18\x0f \x01(\rR\x14routeHoldDownSecondsJ\x04\b\x05\x10\x06\"\xda\x01\n" +
 	"\fPlatformSpec\x12,\n" +
 	"\x05ports\x18\x01 \x03(\v2\x16.tandem.plugin.v1.PortR\x05ports\x12:\n" +
 	"\bfirewall\x18\x02 \x01(\v2\x1e.tandem.plugin.v1.FirewallSpecR\bfirewall\x122\n" +

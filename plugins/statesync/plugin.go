@@ -17,6 +17,7 @@ import (
 	"github.com/tandem-ha/tandem/plugins/statesync/expect"
 	"github.com/tandem-ha/tandem/plugins/statesync/neigh"
 	"github.com/tandem-ha/tandem/plugins/statesync/publish"
+	"github.com/tandem-ha/tandem/plugins/statesync/route"
 	"github.com/tandem-ha/tandem/plugins/statesync/stream"
 	"github.com/tandem-ha/tandem/plugins/statesync/xfrm"
 )
@@ -37,6 +38,11 @@ type plugin struct {
 	// so that what services published survives a change of the stream's
 	// settings; it closes when stateful sync is turned off.
 	pub *publishing
+	// routes is the routes channel's Sink. It outlives endpoint rebuilds
+	// too, so that a settings change does not lose a running route
+	// hold-down (TKO-5); when routes are no longer synced it removes the
+	// routes it installed and closes.
+	routes *routing
 }
 
 // publishing is a publish server and what it was started with.
@@ -86,6 +92,9 @@ func (p *plugin) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, e
 			p.pub = nil
 			changes++
 		}
+		if p.dropRoutesLocked(ctx) {
+			changes++
+		}
 		p.role = role
 		return &sdk.ApplyResult{Changes: changes}, nil
 	}
@@ -109,6 +118,7 @@ func (p *plugin) Apply(ctx context.Context, in *sdk.Intent) (*sdk.ApplyResult, e
 	if role != p.role || changes > 0 {
 		p.run.ep.SetRole(role)
 		if role != p.role {
+			p.routeRoleLocked(ctx, p.role, role, spec)
 			changes++
 		}
 		p.role = role
@@ -128,7 +138,8 @@ func roleOf(role string) stream.Role {
 }
 
 // sameStream reports whether two specs need the same endpoint: everything
-// but the key, which changes in place (SEC-1).
+// but the key, which changes in place (SEC-1), and the route hold-down,
+// which is read at the next takeover (TKO-5).
 func sameStream(a, b *sdk.StatesyncSpec) bool {
 	return a.GetLocal() == b.GetLocal() && a.GetPeer() == b.GetPeer() && a.GetEncrypt() == b.GetEncrypt() &&
 		a.GetRateBytesPerSecond() == b.GetRateBytesPerSecond() && a.GetMinAgeSeconds() == b.GetMinAgeSeconds() &&
@@ -251,26 +262,15 @@ func (p *plugin) channels(ctx context.Context, r *running, spec *sdk.StatesyncSp
 		r.closer = append(r.closer, sink.Close)
 		out = append(out, stream.Channel{Source: src, Sink: sink})
 	}
+	// The HA link (the interface holding the stream's local address) is
+	// not a data interface; loopback never is.
+	ha := haLinks(spec.GetLocal())
+	data := func(name string) bool { return !ha[name] }
 	if want("arp") {
 		isLocal, err := local()
 		if err != nil {
 			return nil, err
 		}
-		// The HA link (the interface holding the stream's local address)
-		// is not a data interface; loopback never is.
-		haLinks := map[string]bool{}
-		if ap, err := netip.ParseAddrPort(spec.GetLocal()); err == nil {
-			ifs, _ := net.Interfaces()
-			for _, ifc := range ifs {
-				addrs, _ := ifc.Addrs()
-				for _, a := range addrs {
-					if pfx, err := netip.ParsePrefix(a.String()); err == nil && pfx.Addr() == ap.Addr().Unmap() {
-						haLinks[ifc.Name] = true
-					}
-				}
-			}
-		}
-		data := func(name string) bool { return !haLinks[name] }
 		src, err := neigh.NewSource(neigh.SourceConfig{Interfaces: data, IsLocal: isLocal, Logger: p.log})
 		if err != nil {
 			return nil, fmt.Errorf("statesync: %w", err)
@@ -282,6 +282,19 @@ func (p *plugin) channels(ctx context.Context, r *running, spec *sdk.StatesyncSp
 		r.closer = append(r.closer, sink.Close)
 		out = append(out, stream.Channel{Source: src, Sink: sink})
 	}
+	if want("routes") {
+		sink, err := p.routeSinkLocked(ctx, ha, spec)
+		if err != nil {
+			return nil, err
+		}
+		src, err := route.NewSource(route.SourceConfig{Interfaces: data, Logger: p.log})
+		if err != nil {
+			return nil, fmt.Errorf("statesync: %w", err)
+		}
+		out = append(out, stream.Channel{Source: src, Sink: sink})
+	} else {
+		p.dropRoutesLocked(ctx)
+	}
 	pub, err := p.publishServer(spec)
 	if err != nil {
 		return nil, err
@@ -292,6 +305,26 @@ func (p *plugin) channels(ctx context.Context, r *running, spec *sdk.StatesyncSp
 		}
 	}
 	return out, nil
+}
+
+// haLinks returns the interfaces that hold the address of the stream's
+// local endpoint local ("address:port"): the HA links.
+func haLinks(local string) map[string]bool {
+	out := map[string]bool{}
+	ap, err := netip.ParseAddrPort(local)
+	if err != nil {
+		return out
+	}
+	ifs, _ := net.Interfaces()
+	for _, ifc := range ifs {
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if pfx, err := netip.ParsePrefix(a.String()); err == nil && pfx.Addr() == ap.Addr().Unmap() {
+				out[ifc.Name] = true
+			}
+		}
+	}
+	return out
 }
 
 // publishServer returns the publish server for spec, keeping the running

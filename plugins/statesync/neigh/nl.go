@@ -18,8 +18,6 @@ const (
 	ndaLLAddr   = 2
 	ndaProtocol = 12
 
-	iflaIfname = 3
-
 	nudIncomplete = 0x01
 	nudReachable  = 0x02
 	nudStale      = 0x04
@@ -35,8 +33,7 @@ const (
 	ntfProxy  = 0x08
 	ntfRouter = 0x80
 
-	ndmsgLen     = 12
-	ifinfomsgLen = 16
+	ndmsgLen = 12
 )
 
 // Protocol is the neighbour protocol (NDA_PROTOCOL) the Sink tags its
@@ -128,30 +125,7 @@ func dumpNeigh(ctx context.Context, c *netlink.Conn) ([]kentry, error) {
 
 // dumpLinks returns the interface names by index.
 func dumpLinks(ctx context.Context, c *netlink.Conn) (map[int32]string, error) {
-	msgs, err := execute(ctx, c, netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump},
-		Data:   make([]byte, ifinfomsgLen),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("link dump: %w", err)
-	}
-	out := make(map[int32]string, len(msgs))
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWLINK || len(m.Data) < ifinfomsgLen {
-			continue
-		}
-		idx := int32(binary.NativeEndian.Uint32(m.Data[4:]))
-		ad, err := netlink.NewAttributeDecoder(m.Data[ifinfomsgLen:])
-		if err != nil {
-			return nil, fmt.Errorf("link attributes: %w", err)
-		}
-		for ad.Next() {
-			if ad.Type() == iflaIfname {
-				out[idx] = ad.String()
-			}
-		}
-	}
-	return out, nil
+	return nlsock.Links(ctx, c)
 }
 
 // neighMessage builds an RTM_NEWNEIGH or RTM_DELNEIGH payload.

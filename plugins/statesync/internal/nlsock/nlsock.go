@@ -1,11 +1,13 @@
 // Package nlsock holds the netlink socket glue the statesync channels
 // built on github.com/mdlayher/netlink share: opening a socket of a
-// protocol in a network namespace joined to multicast groups, and a
-// request/response exchange bounded by a context.
+// protocol in a network namespace joined to multicast groups, a
+// request/response exchange bounded by a context, and the interface
+// names by index that the rtnetlink channels carry instead of indexes.
 package nlsock
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -80,4 +82,39 @@ func Receive(ctx context.Context, c *netlink.Conn) <-chan Batch {
 		}
 	}()
 	return events
+}
+
+// ifinfomsgLen is the size of struct ifinfomsg; iflaIfname is IFLA_IFNAME.
+const (
+	ifinfomsgLen = 16
+	iflaIfname   = 3
+)
+
+// Links dumps the interfaces of c's namespace over rtnetlink (c is a
+// NETLINK_ROUTE socket) and returns their names by index.
+func Links(ctx context.Context, c *netlink.Conn) (map[int32]string, error) {
+	msgs, err := Execute(ctx, c, netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump},
+		Data:   make([]byte, ifinfomsgLen),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("link dump: %w", err)
+	}
+	out := make(map[int32]string, len(msgs))
+	for _, m := range msgs {
+		if m.Header.Type != unix.RTM_NEWLINK || len(m.Data) < ifinfomsgLen {
+			continue
+		}
+		idx := int32(binary.NativeEndian.Uint32(m.Data[4:]))
+		ad, err := netlink.NewAttributeDecoder(m.Data[ifinfomsgLen:])
+		if err != nil {
+			return nil, fmt.Errorf("link attributes: %w", err)
+		}
+		for ad.Next() {
+			if ad.Type() == iflaIfname {
+				out[idx] = ad.String()
+			}
+		}
+	}
+	return out, nil
 }

@@ -64,3 +64,24 @@ func TestDialNamesProtocol(t *testing.T) {
 		t.Fatalf("error %q does not start with the protocol's name", got)
 	}
 }
+
+// TestLinksNamesLoopback finds the loopback by name in the test's own
+// namespace.
+func TestLinksNamesLoopback(t *testing.T) {
+	c, err := Dial(unix.NETLINK_ROUTE, "rtnetlink", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	links, err := Links(t.Context(), c)
+	if err != nil {
+		t.Fatalf("Links: %v", err)
+	}
+	found := false
+	for _, name := range links {
+		found = found || name == "lo"
+	}
+	if !found {
+		t.Fatalf("Links = %v, no loopback", links)
+	}
+}
