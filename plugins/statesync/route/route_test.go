@@ -109,7 +109,7 @@ func TestSyncAndHoldDownTKO5(t *testing.T) {
 	}
 
 	// Takeover.
-	const hold = time.Second
+	const hold = 3 * time.Second
 	ended := make(chan HoldDownResult, 1)
 	start := time.Now()
 	held, err := sink.HoldDown(ctx, hold, func(r HoldDownResult) { ended <- r })
