@@ -2,7 +2,6 @@ package neigh
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/nlsock"
 )
 
 // ChannelName is the channel's name, the tandem-statesync category.
@@ -156,40 +156,25 @@ func (s *Source) Snapshot(ctx context.Context) ([]channel.Record, error) {
 // a deleted, failed or no longer synced entry emits a Delete. A receive
 // buffer overrun is reported through lost.
 func (s *Source) Watch(ctx context.Context, emit func(channel.Record), lost func(reason string)) error {
-	c, err := dial(s.cfg.NetNS, unix.RTNLGRP_NEIGH)
-	if err != nil {
-		return fmt.Errorf("neighbour watch: %w", err)
+	sub := nlsock.Subscription{Proto: unix.NETLINK_ROUTE, Name: "rtnetlink", NetNS: s.cfg.NetNS,
+		Groups: []uint32{unix.RTNLGRP_NEIGH}, ReadBuffer: s.cfg.ReadBuffer}
+	overrun := func() {
+		s.overruns.Add(1)
+		s.log.Warn("statesync arp: event socket overrun, changes lost")
+		lost("neighbour event socket overrun (ENOBUFS)")
 	}
-	defer c.Close()
-	if err := c.SetReadBuffer(s.cfg.ReadBuffer); err != nil {
-		return fmt.Errorf("neighbour watch: receive buffer: %w", err)
-	}
-	q, err := dial(s.cfg.NetNS)
-	if err != nil {
-		return fmt.Errorf("neighbour watch: %w", err)
-	}
-	defer q.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	for {
-		msgs, err := c.Receive()
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case errors.Is(err, unix.ENOBUFS):
-			s.overruns.Add(1)
-			s.log.Warn("statesync arp: event socket overrun, changes lost")
-			lost("neighbour event socket overrun (ENOBUFS)")
-			continue
-		case err != nil:
-			return fmt.Errorf("neighbour watch: %w", err)
-		}
+	err := nlsock.Follow(ctx, sub, overrun, func(q *netlink.Conn, msgs []netlink.Message) error {
 		for _, m := range msgs {
 			if err := s.event(ctx, q, m, emit); err != nil {
 				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("neighbour watch: %w", err)
 	}
+	return nil
 }
 
 // event handles one neighbour message.

@@ -2,7 +2,6 @@ package route
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/nlsock"
 )
 
 // ChannelName is the channel's name, the tandem-statesync category.
@@ -165,34 +165,15 @@ func (s *Source) Snapshot(ctx context.Context) ([]channel.Record, error) {
 // does not match what was sent make Watch re-read the tables and send
 // the difference. A receive buffer overrun is reported through lost.
 func (s *Source) Watch(ctx context.Context, emit func(channel.Record), lost func(reason string)) error {
-	c, err := dial(s.cfg.NetNS, unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR)
-	if err != nil {
-		return fmt.Errorf("route watch: %w", err)
+	sub := nlsock.Subscription{Proto: unix.NETLINK_ROUTE, Name: "rtnetlink", NetNS: s.cfg.NetNS,
+		Groups:     []uint32{unix.RTNLGRP_IPV4_ROUTE, unix.RTNLGRP_IPV6_ROUTE, unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR},
+		ReadBuffer: s.cfg.ReadBuffer}
+	overrun := func() {
+		s.overruns.Add(1)
+		s.log.Warn("statesync routes: event socket overrun, changes lost")
+		lost("route event socket overrun (ENOBUFS)")
 	}
-	defer c.Close()
-	if err := c.SetReadBuffer(s.cfg.ReadBuffer); err != nil {
-		return fmt.Errorf("route watch: receive buffer: %w", err)
-	}
-	q, err := dial(s.cfg.NetNS)
-	if err != nil {
-		return fmt.Errorf("route watch: %w", err)
-	}
-	defer q.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	for {
-		msgs, err := c.Receive()
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case errors.Is(err, unix.ENOBUFS):
-			s.overruns.Add(1)
-			s.log.Warn("statesync routes: event socket overrun, changes lost")
-			lost("route event socket overrun (ENOBUFS)")
-			continue
-		case err != nil:
-			return fmt.Errorf("route watch: %w", err)
-		}
+	err := nlsock.Follow(ctx, sub, overrun, func(q *netlink.Conn, msgs []netlink.Message) error {
 		reread := false
 		for _, m := range msgs {
 			switch m.Header.Type {
@@ -203,14 +184,14 @@ func (s *Source) Watch(ctx context.Context, emit func(channel.Record), lost func
 			}
 		}
 		if reread {
-			if err := s.reread(ctx, q, emit); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return fmt.Errorf("route watch: %w", err)
-			}
+			return s.reread(ctx, q, emit)
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("route watch: %w", err)
 	}
+	return nil
 }
 
 // event handles one route message; it reports whether the tables must

@@ -33,6 +33,59 @@ func Dial(proto int, name string, netns int, groups ...uint32) (*netlink.Conn, e
 	return c, nil
 }
 
+// Subscription names the event socket Follow reads.
+type Subscription struct {
+	// Proto is the netlink protocol (unix.NETLINK_*), Name starts error
+	// messages ("rtnetlink"), NetNS is the namespace (0: the caller's).
+	Proto int
+	Name  string
+	NetNS int
+	// Groups are the multicast groups joined; ReadBuffer is the socket's
+	// receive buffer in bytes.
+	Groups     []uint32
+	ReadBuffer int
+}
+
+// Follow reads the events of sub until ctx ends (it then returns nil) or
+// a socket or handle fails. handle gets every batch of event messages
+// and a second socket of the same protocol for the queries it needs. A
+// receive buffer overrun (ENOBUFS) calls overrun, and following goes on.
+func Follow(ctx context.Context, sub Subscription, overrun func(), handle func(q *netlink.Conn, msgs []netlink.Message) error) error {
+	c, err := Dial(sub.Proto, sub.Name, sub.NetNS, sub.Groups...)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SetReadBuffer(sub.ReadBuffer); err != nil {
+		return fmt.Errorf("%s receive buffer: %w", sub.Name, err)
+	}
+	q, err := Dial(sub.Proto, sub.Name, sub.NetNS)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	for {
+		msgs, err := c.Receive()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, unix.ENOBUFS):
+			overrun()
+			continue
+		case err != nil:
+			return err
+		}
+		if err := handle(q, msgs); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
 // Execute sends m on c and returns the answers. ctx bounds the wait: its
 // deadline becomes the socket's, and cancelling it ends the wait with
 // ctx.Err().
