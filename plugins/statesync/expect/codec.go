@@ -172,17 +172,9 @@ func DeleteRecord(x *Expectation) channel.Record {
 // decoder reads a record; the first error sticks.
 type decoder struct{ recdec.Decoder }
 
-func (d *decoder) addr(alen int, what string) netip.Addr {
-	if v := d.Bytes(alen, what); v != nil {
-		a, _ := netip.AddrFromSlice(v)
-		return a
-	}
-	return netip.Addr{}
-}
-
 func (d *decoder) tuple(t *Tuple, alen int, what string) {
-	t.Src = d.addr(alen, what+" source address")
-	t.Dst = d.addr(alen, what+" destination address")
+	t.Src = d.Addr(alen, what+" source address")
+	t.Dst = d.Addr(alen, what+" destination address")
 	t.SrcPort = d.BE16(what + " source port")
 	t.DstPort = d.BE16(what + " destination port")
 }
@@ -252,7 +244,7 @@ func Decode(key, value []byte) (Expectation, error) {
 		d.Fail("master protocol 0")
 	}
 	d.tuple(&x.Master, alen, "master")
-	x.MaskAddr = d.addr(alen, "mask address")
+	x.MaskAddr = d.Addr(alen, "mask address")
 	x.MaskPort = d.BE16("mask port")
 	x.Timeout = d.Uvarint32("timeout")
 	if fields&fieldFlags != 0 {
@@ -276,7 +268,7 @@ func Decode(key, value []byte) (Expectation, error) {
 		if d.Err == nil && n.Dir > 1 {
 			d.Fail("NAT direction %d, want 0 or 1", n.Dir)
 		}
-		n.Addr = d.addr(alen, "NAT address")
+		n.Addr = d.Addr(alen, "NAT address")
 		n.Port = d.BE16("NAT port")
 		x.NAT = n
 	}

@@ -100,25 +100,9 @@ func parseNeigh(b []byte) (e kentry, ok bool, err error) {
 
 // dumpNeigh reads the neighbour tables of both families.
 func dumpNeigh(ctx context.Context, c *netlink.Conn) ([]kentry, error) {
-	msgs, err := execute(ctx, c, netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_GETNEIGH, Flags: netlink.Request | netlink.Dump},
-		Data:   make([]byte, ndmsgLen),
-	})
+	out, err := nlsock.Dump(ctx, c, unix.RTM_GETNEIGH, unix.RTM_NEWNEIGH, ndmsgLen, parseNeigh)
 	if err != nil {
 		return nil, fmt.Errorf("neighbour dump: %w", err)
-	}
-	out := make([]kentry, 0, len(msgs))
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWNEIGH {
-			continue
-		}
-		e, ok, err := parseNeigh(m.Data)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, e)
-		}
 	}
 	return out, nil
 }

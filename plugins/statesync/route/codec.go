@@ -160,14 +160,6 @@ func DeleteRecord(r *Route) channel.Record {
 // decoder reads a record; the first error sticks.
 type decoder struct{ recdec.Decoder }
 
-func (d *decoder) addr(alen int, what string) netip.Addr {
-	if v := d.Bytes(alen, what); v != nil {
-		a, _ := netip.AddrFromSlice(v)
-		return a
-	}
-	return netip.Addr{}
-}
-
 func (d *decoder) ifname(what string) string {
 	n := int(d.U8(what + " length"))
 	if d.Err == nil && (n == 0 || n > ifnameMax) {
@@ -208,7 +200,7 @@ func DecodeKey(key []byte) (Route, error) {
 	if d.Err == nil && bits > alen*8 {
 		d.Fail("key prefix length %d, want at most %d", bits, alen*8)
 	}
-	if a := d.addr(alen, "key destination"); d.Err == nil {
+	if a := d.Addr(alen, "key destination"); d.Err == nil {
 		r.Dst = netip.PrefixFrom(a, bits)
 		if r.Dst.Masked() != r.Dst {
 			d.Fail("key destination %s has host bits set", r.Dst)
@@ -261,7 +253,7 @@ func Decode(key, value []byte) (Route, error) {
 		}
 		h := Nexthop{Weight: int(d.U8(what+" weight")) + 1, Ifname: d.ifname(what + " interface name")}
 		if flags&hopGateway != 0 {
-			h.Gateway = d.addr(alen, what+" gateway")
+			h.Gateway = d.Addr(alen, what+" gateway")
 			if d.Err == nil && (h.Gateway.IsUnspecified() || h.Gateway.IsMulticast()) {
 				d.Fail("%s gateway %s", what, h.Gateway)
 			}

@@ -180,25 +180,9 @@ func parseMultipath(b []byte, addr func([]byte, string) (netip.Addr, error)) ([]
 
 // dumpRoutes reads the routes of every table of both families.
 func dumpRoutes(ctx context.Context, c *netlink.Conn) ([]kroute, error) {
-	msgs, err := execute(ctx, c, netlink.Message{
-		Header: netlink.Header{Type: unix.RTM_GETROUTE, Flags: netlink.Request | netlink.Dump},
-		Data:   make([]byte, rtmsgLen),
-	})
+	out, err := nlsock.Dump(ctx, c, unix.RTM_GETROUTE, unix.RTM_NEWROUTE, rtmsgLen, parseRoute)
 	if err != nil {
 		return nil, fmt.Errorf("route dump: %w", err)
-	}
-	out := make([]kroute, 0, len(msgs))
-	for _, m := range msgs {
-		if m.Header.Type != unix.RTM_NEWROUTE {
-			continue
-		}
-		k, ok, err := parseRoute(m.Data)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, k)
-		}
 	}
 	return out, nil
 }

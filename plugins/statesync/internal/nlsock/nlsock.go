@@ -107,6 +107,33 @@ func Execute(ctx context.Context, c *netlink.Conn, m netlink.Message) ([]netlink
 	return msgs, err
 }
 
+// Dump sends a dump request of type req whose body is hdrLen zero bytes
+// (every family, every table) and returns the answers of type resp that
+// parse accepts; a parse error ends the dump.
+func Dump[T any](ctx context.Context, c *netlink.Conn, req, resp netlink.HeaderType, hdrLen int, parse func([]byte) (T, bool, error)) ([]T, error) {
+	msgs, err := Execute(ctx, c, netlink.Message{
+		Header: netlink.Header{Type: req, Flags: netlink.Request | netlink.Dump},
+		Data:   make([]byte, hdrLen),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(msgs))
+	for _, m := range msgs {
+		if m.Header.Type != resp {
+			continue
+		}
+		v, ok, err := parse(m.Data)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
 // Batch is what one read of an event socket returned.
 type Batch struct {
 	Msgs []netlink.Message

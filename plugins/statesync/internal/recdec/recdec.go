@@ -6,6 +6,7 @@ package recdec
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 )
 
 // Decoder reads one record.
@@ -37,6 +38,15 @@ func (d *Decoder) Bytes(n int, what string) []byte {
 	v := d.B[:n]
 	d.B = d.B[n:]
 	return v
+}
+
+// Addr reads an IPv4 (n 4) or IPv6 (n 16) address.
+func (d *Decoder) Addr(n int, what string) netip.Addr {
+	if v := d.Bytes(n, what); v != nil {
+		a, _ := netip.AddrFromSlice(v)
+		return a
+	}
+	return netip.Addr{}
 }
 
 // U8 reads a byte.
