@@ -85,6 +85,13 @@ func TestRESTPairWithCurl(t *testing.T) {
 	if code != 403 {
 		t.Errorf("sync-settings on the standby (CLU-11: active only): %d %s", code, body)
 	}
+	// upgrade-firmware runs on a standby too (CFG-6); a file that is not a
+	// tandemd is refused with the field and the reason, as RESTCONF errors.
+	code, body = l.curl("admin", fw2pw, "POST", fw2+"/restconf/operations/tandem-operations:upgrade-firmware",
+		`{"tandem-operations:input": {"image": "/bin/true"}}`)
+	if code != 400 || !strings.Contains(body, "input/image") || !strings.Contains(body, "not a tandemd image") {
+		t.Errorf("upgrade-firmware with /bin/true: %d %s", code, body)
+	}
 	code, body = l.curl("admin", l.adminPW, "POST", vip+"/restconf/operations/tandem-operations:failover", "")
 	if code != 204 {
 		t.Fatalf("failover rpc: %d %s", code, body)
