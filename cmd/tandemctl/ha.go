@@ -17,7 +17,7 @@ import (
 // haCmd runs `tandemctl ha status|force-active|force-standby|reset|failover`.
 func haCmd(ctx context.Context, c api, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("ha status [-json] | force-active | force-standby | reset | failover | sync-settings | sync-test | diff | join -peer ADDR -key KEY -port PORT -address ADDR/LEN")
+		return errors.New("ha status [-json] | force-active | force-standby | reset | failover | sync-settings | sync-firmware | sync-test | diff | join -peer ADDR -key KEY -port PORT -address ADDR/LEN")
 	}
 	switch args[0] {
 	case "status":
@@ -30,6 +30,17 @@ func haCmd(ctx context.Context, c api, args []string, out io.Writer) error {
 			fmt.Fprintf(out, "the standby already holds this configuration (its revision %d)\n", o.PeerRevision)
 		} else {
 			fmt.Fprintf(out, "configuration sent whole to the standby: its revision %d\n", o.PeerRevision)
+		}
+		return nil
+	case "sync-firmware":
+		o, err := c.SyncFirmware(ctx)
+		if err != nil {
+			return err
+		}
+		if o.InSync {
+			fmt.Fprintf(out, "both units run firmware %s: nothing to send\n", o.LocalVersion)
+		} else {
+			fmt.Fprintf(out, "firmware %s sent to the peer (it ran %s); the peer installs it and restarts\n", o.LocalVersion, o.PeerVersion)
 		}
 		return nil
 	case "sync-test":

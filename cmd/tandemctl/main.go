@@ -57,6 +57,7 @@ commands:
   ha status [-json]                both members side by side, paths, RTT
   ha force-active|force-standby|reset|failover
   ha sync-settings                 send the whole configuration to the standby now
+  ha sync-firmware                 send this unit's firmware to a standby that runs another
   ha sync-test                     check the sync path and whether the members agree
   ha diff                          the leaves that differ between the members
   ha join -peer ADDR -key KEY -port PORT -address ADDR/LEN
@@ -109,6 +110,7 @@ type api interface {
 	HADiff(ctx context.Context) (local.DiffResponse, error)
 	Join(ctx context.Context, req service.JoinRequest) (string, error)
 	Upgrade(ctx context.Context, image string) (service.UpgradeOutput, error)
+	SyncFirmware(ctx context.Context) (service.SyncFirmwareOutput, error)
 	Events(ctx context.Context, after uint64, limit int) ([]telemetry.Event, error)
 	Follow(ctx context.Context, limit int, fn func(telemetry.Event) error) error
 }

@@ -173,6 +173,11 @@ func start(ctx context.Context, cfg Config) (*Daemon, error) {
 	}
 	d.sync = configsync.New(configsync.Options{
 		Serial: cfg.SerialNumber, Store: d.store, Logger: cfg.Logger, State: d.tree,
+		Executable: cfg.Executable, Firmware: Version, FirmwareDir: cfg.DataDir,
+		OnFirmware: func(ctx context.Context, image string) error {
+			_, err := d.upgrade(ctx, image)
+			return err
+		},
 		Role: func() string { return string(d.rec.Role()) },
 		OnEvent: func(kind, severity, msg string) {
 			d.event(telemetry.Event{Type: kind, Severity: severity, Message: msg})

@@ -148,6 +148,12 @@ func (c *Client) SyncSettings(ctx context.Context) (configsync.Outcome, error) {
 	return out, c.do(ctx, http.MethodPost, "/v1/ha/sync-settings", struct{}{}, &out)
 }
 
+// SyncFirmware sends the unit's firmware to a peer that runs another.
+func (c *Client) SyncFirmware(ctx context.Context) (service.SyncFirmwareOutput, error) {
+	var out service.SyncFirmwareOutput
+	return out, c.do(ctx, http.MethodPost, "/v1/ha/sync-firmware", struct{}{}, &out)
+}
+
 // SyncTest checks the sync path to the peer and whether the members agree.
 func (c *Client) SyncTest(ctx context.Context) (configsync.TestResult, error) {
 	var res configsync.TestResult

@@ -59,6 +59,7 @@ func NewServer(deps *service.Backend) *Server {
 	s.mux.HandleFunc("GET /v1/ha", s.haStatus)
 	s.mux.HandleFunc("POST /v1/ha/{command}", s.haAdmin)
 	s.mux.HandleFunc("POST /v1/ha/sync-settings", s.syncSettings)
+	s.mux.HandleFunc("POST /v1/ha/sync-firmware", s.syncFirmware)
 	s.mux.HandleFunc("GET /v1/ha/sync-test", s.syncTest)
 	s.mux.HandleFunc("GET /v1/ha/diff", s.haDiff)
 	s.mux.HandleFunc("POST /v1/ha/join", s.haJoin)
@@ -457,6 +458,20 @@ func (s *Server) haJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"joined": active})
+}
+
+// syncFirmware sends this unit's firmware to a peer that runs another
+// (CFG-3).
+func (s *Server) syncFirmware(w http.ResponseWriter, r *http.Request) {
+	if !s.configurable(w) {
+		return // the active synchronizes (CLU-11)
+	}
+	out, err := s.deps.SyncFirmware(r.Context())
+	if err != nil {
+		writeError(w, http.StatusConflict, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // UpgradeRequest is the body of POST /v1/firmware/upgrade.

@@ -160,14 +160,27 @@ type SyncFirmwareOutput struct {
 	LocalVersion string `json:"local-version"`
 	PeerVersion  string `json:"peer-version"`
 	InSync       bool   `json:"in-sync"`
+	Sent         bool   `json:"sent"`
 }
 
-func syncFirmware(ctx context.Context, b *Backend, c Call) (any, error) {
+func syncFirmware(ctx context.Context, b *Backend, c Call) (any, error) { return b.SyncFirmware(ctx) }
+
+// SyncFirmware sends this unit's firmware to a peer that runs another
+// (CFG-3, sync-firmware); the caller has checked the user's role.
+func (b *Backend) SyncFirmware(ctx context.Context) (SyncFirmwareOutput, error) {
 	st := b.HA.Status(ctx)
 	if st.Peer == nil {
-		return nil, Errorf(KindUnavailable, "sync-firmware: no peer is heard on any HA link")
+		return SyncFirmwareOutput{}, Errorf(KindUnavailable, "sync-firmware: no peer is heard on any HA link")
 	}
-	return SyncFirmwareOutput{LocalVersion: b.Firmware, PeerVersion: st.Peer.Firmware, InSync: b.Firmware == st.Peer.Firmware}, nil
+	out := SyncFirmwareOutput{LocalVersion: b.Firmware, PeerVersion: st.Peer.Firmware, InSync: b.Firmware == st.Peer.Firmware}
+	if out.InSync {
+		return out, nil
+	}
+	if err := b.Sync.PushFirmware(ctx); err != nil {
+		return out, &Error{Kind: KindUnavailable, Err: fmt.Errorf("sync-firmware: %w", err)}
+	}
+	out.Sent = true
+	return out, nil
 }
 
 // UpgradeOutput is the output of upgrade-firmware.

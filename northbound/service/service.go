@@ -64,6 +64,7 @@ type Sync interface {
 	SyncNow(ctx context.Context) (configsync.Outcome, error)
 	Test(ctx context.Context) (configsync.TestResult, error)
 	Diff(ctx context.Context) (string, []model.Change, error)
+	PushFirmware(ctx context.Context) error
 }
 
 // Status is the unit summary `tandemctl status` prints.

@@ -39,6 +39,7 @@ func (idleSync) Test(context.Context) (configsync.TestResult, error) {
 	return configsync.TestResult{}, nil
 }
 func (idleSync) Diff(context.Context) (string, []model.Change, error) { return "PEER1", nil, nil }
+func (idleSync) PushFirmware(context.Context) error                   { return nil }
 
 func newBackend(t *testing.T) (*Backend, *recordingHA) {
 	t.Helper()
@@ -136,7 +137,7 @@ func TestOperationsCommitAndFirmware(t *testing.T) {
 		t.Fatalf("unknown input member = %v", err)
 	}
 	fw, err := b.Operate(ctx, "sync-firmware", Call{Principal: operator})
-	if err != nil || fmt.Sprint(fw) != fmt.Sprint(SyncFirmwareOutput{LocalVersion: "0.1.0", PeerVersion: "0.0.9"}) {
+	if err != nil || fmt.Sprint(fw) != fmt.Sprint(SyncFirmwareOutput{LocalVersion: "0.1.0", PeerVersion: "0.0.9", Sent: true}) {
 		t.Fatalf("sync-firmware = %+v, %v", fw, err)
 	}
 }

@@ -145,3 +145,36 @@ func TestUpgradeRefusesABadImage(t *testing.T) {
 		t.Errorf("fw2 runs %q after a refused upgrade, want %s", v, daemon.Version)
 	}
 }
+
+// SPEC: CFG-3
+// Synchronize firmware: with the standby on another firmware (upgraded
+// alone), `tandemctl ha sync-firmware` on the active sends the active's
+// tandemd to it over the authenticated config sync session; the standby
+// installs it, restarts into it and rejoins, and the pair leaves
+// fail-soft mode. A second sync-firmware has nothing to send.
+func TestSyncFirmwareInstallsTheActivesFirmware(t *testing.T) {
+	l := startPair(t)
+	l.ctl("fw2", "firmware", "upgrade", filepath.Join(bin, "tandemd-next"))
+	l.fw2.eventually("the standby runs the other firmware", 20*time.Second, func() bool {
+		return l.version("fw2") == nextVersion && l.role("fw2") == "standby"
+	})
+	l.fw1.eventually("the active hears the standby's firmware", 5*time.Second, func() bool {
+		return strings.Contains(l.ctl("fw1", "ha", "status"), nextVersion)
+	})
+	out := l.ctl("fw1", "ha", "sync-firmware")
+	if !strings.Contains(out, "firmware "+daemon.Version+" sent to the peer (it ran "+nextVersion+")") {
+		t.Fatalf("sync-firmware: %s", out)
+	}
+	l.fw2.eventually("the standby runs the active's firmware again", 20*time.Second, func() bool {
+		return l.version("fw2") == daemon.Version && l.role("fw2") == "standby"
+	})
+	l.fw1.eventually("the pair leaves fail-soft mode", 5*time.Second, func() bool {
+		return !strings.Contains(strings.ToLower(l.ctl("fw1", "ha", "status")), "fail-soft")
+	})
+	if out := l.ctl("fw1", "ha", "sync-firmware"); !strings.Contains(out, "nothing to send") {
+		t.Errorf("second sync-firmware: %s", out)
+	}
+	if out, err := l.tryCtl("fw2", "ha", "sync-firmware"); err == nil || !strings.Contains(out, "active") {
+		t.Errorf("sync-firmware on the standby: %v %s; want it refused", err, out)
+	}
+}

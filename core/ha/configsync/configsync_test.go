@@ -15,7 +15,7 @@ import (
 	"github.com/tandem-ha/tandem/gen/tandem"
 )
 
-func openStore(t *testing.T, initial *tandem.Device) *store.Store {
+func openStore(t testing.TB, initial *tandem.Device) *store.Store {
 	t.Helper()
 	s, err := store.Open(filepath.Join(t.TempDir(), "config.db"), store.Options{
 		Validate: validate.StoreValidator, Initial: initial, Logger: slog.New(slog.DiscardHandler),
@@ -38,6 +38,11 @@ func commit(t *testing.T, st *store.Store, path, value string) {
 
 // standby serves one session per accepted connection with st.
 func standby(t *testing.T, st *store.Store, key []byte, accepting bool) (string, chan error) {
+	return standbyWith(t, st, key, accepting, nil)
+}
+
+// standbyWith is standby that takes firmware with fw.
+func standbyWith(t *testing.T, st *store.Store, key []byte, accepting bool, fw *firmwareReceiver) (string, chan error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -51,14 +56,14 @@ func standby(t *testing.T, st *store.Store, key []byte, accepting bool) (string,
 			if err != nil {
 				return
 			}
-			_, _, err = serve(context.Background(), c, "STANDBY-1", key, st, accepting)
+			_, _, err = serve(context.Background(), c, "STANDBY-1", key, st, accepting, fw)
 			errs <- err
 		}
 	}()
 	return ln.Addr().String(), errs
 }
 
-func mustKey(t *testing.T, psk string) []byte {
+func mustKey(t testing.TB, psk string) []byte {
 	t.Helper()
 	k, err := deriveKey(psk)
 	if err != nil {

@@ -28,16 +28,20 @@ func nonce() string {
 	return hex.EncodeToString(b)
 }
 
-// conn wraps a TCP connection with JSON framing and a size bound.
+// conn wraps a TCP connection with JSON framing and a size bound: a
+// session reads at most 2 x maxMessage bytes unless an authenticated
+// firmware header raises the bound (limit).
 type conn struct {
-	c   net.Conn
-	dec *json.Decoder
-	enc *json.Encoder
+	c     net.Conn
+	limit *io.LimitedReader
+	dec   *json.Decoder
+	enc   *json.Encoder
 }
 
 func newConn(c net.Conn) *conn {
 	_ = c.SetDeadline(time.Now().Add(sessionTimeout))
-	return &conn{c: c, dec: json.NewDecoder(io.LimitReader(c, 2*maxMessage)), enc: json.NewEncoder(c)}
+	limit := &io.LimitedReader{R: c, N: 2 * maxMessage}
+	return &conn{c: c, limit: limit, dec: json.NewDecoder(limit), enc: json.NewEncoder(c)}
 }
 
 func (c *conn) read() (frame, error) {
@@ -170,8 +174,9 @@ func touchesSecret(changes []model.Change) bool {
 }
 
 // serve answers one push session on the standby. accepting says whether
-// this unit takes configuration now (it is not active).
-func serve(ctx context.Context, raw net.Conn, serial string, key []byte, st *store.Store, accepting bool) (Outcome, string, error) {
+// this unit takes configuration now (it is not active); fw receives a
+// firmware sync (nil refuses it).
+func serve(ctx context.Context, raw net.Conn, serial string, key []byte, st *store.Store, accepting bool, fw *firmwareReceiver) (Outcome, string, error) {
 	defer raw.Close()
 	c := newConn(raw)
 	f, err := c.read()
@@ -206,6 +211,9 @@ func serve(ctx context.Context, raw net.Conn, serial string, key []byte, st *sto
 	}
 	if f.Kind == "fetch" {
 		return Outcome{}, h.Serial, answerFetch(c, key, f, running, info.ID, hash, h.Nonce, ns)
+	}
+	if f.Kind == kindFirmware {
+		return Outcome{}, h.Serial, fw.receive(ctx, c, key, f, h.Nonce, ns)
 	}
 	var p push
 	if err := open(key, f, "push", &p, ns); err != nil {

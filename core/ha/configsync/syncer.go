@@ -36,6 +36,14 @@ type Options struct {
 	State interface {
 		Update(path string, v any) error
 	}
+	// Executable and Firmware are this unit's tandemd and its version,
+	// which PushFirmware sends (CFG-3).
+	Executable, Firmware string
+	// FirmwareDir holds a received image until OnFirmware has installed
+	// it; OnFirmware installs it and restarts into it. Without
+	// OnFirmware this unit refuses firmware.
+	FirmwareDir string
+	OnFirmware  func(ctx context.Context, image string) error
 }
 
 // endpoints is where sync runs: this unit's and the peer's control link
@@ -318,7 +326,7 @@ func (s *Syncer) listen(ctx context.Context, stop <-chan struct{}, closed chan<-
 			continue
 		}
 		accepting := s.opts.Role() != "active"
-		out, from, err := serve(ctx, c, s.opts.Serial, key, s.opts.Store, accepting)
+		out, from, err := serve(ctx, c, s.opts.Serial, key, s.opts.Store, accepting, s.firmwareReceiver())
 		switch {
 		case err != nil:
 			s.event("config-sync-failed", "warning", fmt.Sprintf("configuration push from %s refused: %v", orUnknown(from), err))

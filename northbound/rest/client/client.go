@@ -506,6 +506,12 @@ func (c *Client) Join(ctx context.Context, req service.JoinRequest) (string, err
 	return out["active"], err
 }
 
+// SyncFirmware sends the unit's firmware to a peer that runs another.
+func (c *Client) SyncFirmware(ctx context.Context) (service.SyncFirmwareOutput, error) {
+	var out service.SyncFirmwareOutput
+	return out, c.operate(ctx, "sync-firmware", nil, &out)
+}
+
 // Upgrade installs the tandemd at image (a path on the unit) as the
 // unit's firmware; the daemon restarts into it shortly after answering.
 func (c *Client) Upgrade(ctx context.Context, image string) (service.UpgradeOutput, error) {
