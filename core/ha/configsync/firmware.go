@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"time"
 )
@@ -78,26 +77,12 @@ func pushFirmware(ctx context.Context, addr, serial string, key []byte, exe, ver
 		return fmt.Errorf("synchronize firmware: %w", err)
 	}
 	sum := sha256.Sum256(image)
-	d := net.Dialer{Timeout: 2 * time.Second}
-	raw, err := d.DialContext(ctx, "tcp", addr)
+	c, nc, peer, err := dial(ctx, addr, serial, key)
 	if err != nil {
 		return fmt.Errorf("synchronize firmware: %w", err)
 	}
-	defer raw.Close()
-	c := newConn(raw)
-	_ = raw.SetDeadline(time.Now().Add(firmwareTimeout))
-	nc := nonce()
-	if err := c.enc.Encode(frame{Kind: "hello", Body: mustJSON(hello{Nonce: nc, Serial: serial})}); err != nil {
-		return err
-	}
-	f, err := c.read()
-	if err != nil {
-		return err
-	}
-	var peer state
-	if err := open(key, f, "state", &peer, nc); err != nil {
-		return err
-	}
+	defer c.c.Close()
+	_ = c.c.SetDeadline(time.Now().Add(firmwareTimeout))
 	if !peer.Accepting {
 		return fmt.Errorf("synchronize firmware: %w", errNotAccepting)
 	}
@@ -118,7 +103,8 @@ func pushFirmware(ctx context.Context, addr, serial string, key []byte, exe, ver
 		}
 		image = image[n:]
 	}
-	if f, err = c.read(); err != nil {
+	f, err := c.read()
+	if err != nil {
 		return err
 	}
 	var res result

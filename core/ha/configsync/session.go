@@ -78,25 +78,11 @@ func pushTo(ctx context.Context, addr, serial string, key []byte, st *store.Stor
 }
 
 func pushSession(ctx context.Context, addr, serial string, key []byte, st *store.Store, complete bool) (Outcome, error) {
-	d := net.Dialer{Timeout: 2 * time.Second}
-	raw, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("config sync: %w", err)
-	}
-	defer raw.Close()
-	c := newConn(raw)
-	nc := nonce()
-	if err := c.enc.Encode(frame{Kind: "hello", Body: mustJSON(hello{Nonce: nc, Serial: serial})}); err != nil {
-		return Outcome{}, err
-	}
-	f, err := c.read()
+	c, nc, peer, err := dial(ctx, addr, serial, key)
 	if err != nil {
 		return Outcome{}, err
 	}
-	var peer state
-	if err := open(key, f, "state", &peer, nc); err != nil {
-		return Outcome{}, err
-	}
+	defer c.c.Close()
 	running, info := st.Running()
 	hash, err := Hash(running)
 	if err != nil {
@@ -133,7 +119,8 @@ func pushSession(ctx context.Context, addr, serial string, key []byte, st *store
 	if err := c.enc.Encode(pf); err != nil {
 		return out, err
 	}
-	if f, err = c.read(); err != nil {
+	f, err := c.read()
+	if err != nil {
 		return out, err
 	}
 	var res result
@@ -145,6 +132,32 @@ func pushSession(ctx context.Context, addr, serial string, key []byte, st *store
 		return out, fmt.Errorf("config sync: the peer refused the %s configuration: %s", p.Mode, res.Error)
 	}
 	return out, nil
+}
+
+// dial opens a session to the peer at addr as unit serial: hello with a
+// fresh nonce nc, then the peer's authenticated state. The caller closes
+// c.c.
+func dial(ctx context.Context, addr, serial string, key []byte) (c *conn, nc string, peer state, err error) {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, "", state{}, fmt.Errorf("config sync: %w", err)
+	}
+	c = newConn(raw)
+	nc = nonce()
+	if err := c.enc.Encode(frame{Kind: "hello", Body: mustJSON(hello{Nonce: nc, Serial: serial})}); err != nil {
+		raw.Close()
+		return nil, "", state{}, err
+	}
+	f, err := c.read()
+	if err == nil {
+		err = open(key, f, "state", &peer, nc)
+	}
+	if err != nil {
+		raw.Close()
+		return nil, "", state{}, err
+	}
+	return c, nc, peer, nil
 }
 
 // findBase returns the configuration among the last revisions of st whose
@@ -274,25 +287,11 @@ type Peer struct {
 // fetchConfig it also fetches its running configuration. Nothing changes
 // on either side.
 func inspect(ctx context.Context, addr, serial string, key []byte, fetchConfig bool) (Peer, error) {
-	d := net.Dialer{Timeout: 2 * time.Second}
-	raw, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return Peer{}, fmt.Errorf("config sync: %w", err)
-	}
-	defer raw.Close()
-	c := newConn(raw)
-	nc := nonce()
-	if err := c.enc.Encode(frame{Kind: "hello", Body: mustJSON(hello{Nonce: nc, Serial: serial})}); err != nil {
-		return Peer{}, err
-	}
-	f, err := c.read()
+	c, nc, st, err := dial(ctx, addr, serial, key)
 	if err != nil {
 		return Peer{}, err
 	}
-	var st state
-	if err := open(key, f, "state", &st, nc); err != nil {
-		return Peer{}, err
-	}
+	defer c.c.Close()
 	p := Peer{Serial: st.Serial, Revision: st.Revision, Hash: st.Hash, Accepting: st.Accepting}
 	if !fetchConfig {
 		return p, nil
@@ -304,7 +303,8 @@ func inspect(ctx context.Context, addr, serial string, key []byte, fetchConfig b
 	if err := c.enc.Encode(ff); err != nil {
 		return p, err
 	}
-	if f, err = c.read(); err != nil {
+	f, err := c.read()
+	if err != nil {
 		return p, err
 	}
 	var cfg config
