@@ -46,11 +46,6 @@ func dial(netns int, groups ...uint32) (*netlink.Conn, error) {
 	return nlsock.Dial(unix.NETLINK_ROUTE, "rtnetlink", netns, groups...)
 }
 
-// execute sends m and returns the answers; ctx bounds the wait.
-func execute(ctx context.Context, c *netlink.Conn, m netlink.Message) ([]netlink.Message, error) {
-	return nlsock.Execute(ctx, c, m)
-}
-
 // kentry is a kernel neighbour entry.
 type kentry struct {
 	ifindex  int32
@@ -105,11 +100,6 @@ func dumpNeigh(ctx context.Context, c *netlink.Conn) ([]kentry, error) {
 		return nil, fmt.Errorf("neighbour dump: %w", err)
 	}
 	return out, nil
-}
-
-// dumpLinks returns the interface names by index.
-func dumpLinks(ctx context.Context, c *netlink.Conn) (map[int32]string, error) {
-	return nlsock.Links(ctx, c)
 }
 
 // neighMessage builds an RTM_NEWNEIGH or RTM_DELNEIGH payload.

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/nlsock"
 )
 
 // SinkConfig configures a Sink.
@@ -236,14 +237,11 @@ func (s *Sink) Replace(ctx context.Context, snapshot []channel.Record) error {
 }
 
 func (s *Sink) readLinks(ctx context.Context) error {
-	byIdx, err := dumpLinks(ctx, s.c)
+	links, err := nlsock.LinkIndexes(ctx, s.c)
 	if err != nil {
 		return fmt.Errorf("neighbour sink: %w", err)
 	}
-	s.links = make(map[string]int32, len(byIdx))
-	for i, n := range byIdx {
-		s.links[n] = i
-	}
+	s.links = links
 	return nil
 }
 
@@ -266,7 +264,7 @@ func (s *Sink) install(ctx context.Context, idx int32, e *Entry) error {
 	if e.Router {
 		flags = ntfRouter
 	}
-	_, err := execute(ctx, s.c, netlink.Message{
+	_, err := nlsock.Execute(ctx, s.c, netlink.Message{
 		Header: netlink.Header{Type: unix.RTM_NEWNEIGH, Flags: netlink.Request | netlink.Acknowledge | netlink.Create | netlink.Replace},
 		Data:   neighMessage(idx, nudStale, flags, e.Addr, e.LLAddr, Protocol),
 	})
@@ -274,7 +272,7 @@ func (s *Sink) install(ctx context.Context, idx int32, e *Entry) error {
 }
 
 func (s *Sink) del(ctx context.Context, idx int32, a netip.Addr) error {
-	_, err := execute(ctx, s.c, netlink.Message{
+	_, err := nlsock.Execute(ctx, s.c, netlink.Message{
 		Header: netlink.Header{Type: unix.RTM_DELNEIGH, Flags: netlink.Request | netlink.Acknowledge},
 		Data:   neighMessage(idx, 0, 0, a, nil, 0),
 	})

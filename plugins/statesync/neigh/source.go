@@ -125,7 +125,7 @@ func (s *Source) Snapshot(ctx context.Context) ([]channel.Record, error) {
 		return nil, fmt.Errorf("neighbour snapshot: %w", err)
 	}
 	defer c.Close()
-	links, err := dumpLinks(ctx, c)
+	links, err := nlsock.Links(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("neighbour snapshot: %w", err)
 	}
@@ -196,7 +196,7 @@ func (s *Source) event(ctx context.Context, q *netlink.Conn, m netlink.Message, 
 	_, known := s.links[k.ifindex]
 	s.mu.Unlock()
 	if !known {
-		links, err := dumpLinks(ctx, q)
+		links, err := nlsock.Links(ctx, q)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

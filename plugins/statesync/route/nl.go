@@ -34,16 +34,6 @@ func dial(netns int, groups ...uint32) (*netlink.Conn, error) {
 	return nlsock.Dial(unix.NETLINK_ROUTE, "rtnetlink", netns, groups...)
 }
 
-// execute sends m and returns the answers; ctx bounds the wait.
-func execute(ctx context.Context, c *netlink.Conn, m netlink.Message) ([]netlink.Message, error) {
-	return nlsock.Execute(ctx, c, m)
-}
-
-// dumpLinks returns the interface names by index.
-func dumpLinks(ctx context.Context, c *netlink.Conn) (map[int32]string, error) {
-	return nlsock.Links(ctx, c)
-}
-
 // khop is a kernel route's nexthop.
 type khop struct {
 	ifindex int32

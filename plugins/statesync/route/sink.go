@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tandem-ha/tandem/plugins/statesync/channel"
+	"github.com/tandem-ha/tandem/plugins/statesync/internal/nlsock"
 )
 
 // SinkConfig configures a Sink.
@@ -221,7 +222,7 @@ func (s *Sink) apply(ctx context.Context, records []channel.Record) error {
 			delete(s.installed, k)
 			continue
 		}
-		if _, err := execute(ctx, s.c, netlink.Message{
+		if _, err := nlsock.Execute(ctx, s.c, netlink.Message{
 			Header: netlink.Header{Type: unix.RTM_NEWROUTE, Flags: netlink.Request | netlink.Acknowledge | netlink.Create | netlink.Replace},
 			Data:   newRouteMessage(&kr, hops),
 		}); err != nil {
@@ -305,14 +306,11 @@ func (s *Sink) Replace(ctx context.Context, snapshot []channel.Record) error {
 }
 
 func (s *Sink) readLinks(ctx context.Context) error {
-	byIdx, err := dumpLinks(ctx, s.c)
+	links, err := nlsock.LinkIndexes(ctx, s.c)
 	if err != nil {
 		return fmt.Errorf("route sink: %w", err)
 	}
-	s.links = make(map[string]int32, len(byIdx))
-	for i, n := range byIdx {
-		s.links[n] = i
-	}
+	s.links = links
 	return nil
 }
 
@@ -379,7 +377,7 @@ func (s *Sink) mine(ctx context.Context) ([]Route, error) {
 // del removes the route with kernel key rt if it carries Protocol; a
 // route already gone is not an error.
 func (s *Sink) del(ctx context.Context, rt *Route) error {
-	_, err := execute(ctx, s.c, netlink.Message{
+	_, err := nlsock.Execute(ctx, s.c, netlink.Message{
 		Header: netlink.Header{Type: unix.RTM_DELROUTE, Flags: netlink.Request | netlink.Acknowledge},
 		Data:   delRouteMessage(rt),
 	})

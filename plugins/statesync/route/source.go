@@ -117,7 +117,7 @@ func (s *Source) routeOf(k *kroute) (r Route, synced, carriable bool) {
 // current reads the links and routes of the namespace and returns the
 // synced routes' records, in the kernel's order; s.links is updated.
 func (s *Source) current(ctx context.Context, c *netlink.Conn) ([]channel.Record, error) {
-	links, err := dumpLinks(ctx, c)
+	links, err := nlsock.Links(ctx, c)
 	if err != nil {
 		return nil, err
 	}

@@ -170,6 +170,20 @@ const (
 	iflaIfname   = 3
 )
 
+// LinkIndexes is Links by name: the index of every interface of c's
+// namespace.
+func LinkIndexes(ctx context.Context, c *netlink.Conn) (map[string]int32, error) {
+	byIdx, err := Links(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int32, len(byIdx))
+	for i, n := range byIdx {
+		out[n] = i
+	}
+	return out, nil
+}
+
 // Links dumps the interfaces of c's namespace over rtnetlink (c is a
 // NETLINK_ROUTE socket) and returns their names by index.
 func Links(ctx context.Context, c *netlink.Conn) (map[int32]string, error) {

@@ -66,7 +66,7 @@ func TestDialNamesProtocol(t *testing.T) {
 }
 
 // TestLinksNamesLoopback finds the loopback by name in the test's own
-// namespace.
+// namespace, and LinkIndexes by index.
 func TestLinksNamesLoopback(t *testing.T) {
 	c, err := Dial(unix.NETLINK_ROUTE, "rtnetlink", 0)
 	if err != nil {
@@ -83,5 +83,9 @@ func TestLinksNamesLoopback(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("Links = %v, no loopback", links)
+	}
+	byName, err := LinkIndexes(t.Context(), c)
+	if err != nil || len(byName) != len(links) || links[byName["lo"]] != "lo" {
+		t.Fatalf("LinkIndexes = %v, %v; want the inverse of %v", byName, err, links)
 	}
 }
