@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/binary"
 	"errors"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/tandem-ha/tandem/platforms/lab/topo"
@@ -74,15 +72,9 @@ type echo struct {
 // UDP socket (unconnected, so that ICMP errors during the takeover never
 // surface as read or write errors).
 type stream struct {
-	conn  *net.UDPConn
-	start time.Time
-	stop  chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
-
-	mu     sync.Mutex
-	echoes []echo
-	sent   uint64
+	pinger
+	conn *net.UDPConn
+	sent uint64 // under mu
 }
 
 // startStream opens the client socket in namespace ns and starts sending.
@@ -100,35 +92,19 @@ func startStream(ns string) (*stream, error) {
 		_ = c.Close()
 		return nil, err
 	}
-	s := &stream{conn: c, start: time.Now(), stop: make(chan struct{}), echoes: make([]echo, 0, 16384)}
-	s.wg.Add(2)
-	go s.send(to)
-	go s.receive()
-	return s, nil
-}
-
-func (s *stream) send(to *net.UDPAddr) {
-	defer s.wg.Done()
-	t := time.NewTicker(streamEvery)
-	defer t.Stop()
-	buf := make([]byte, requestSize)
-	for seq := uint64(1); ; seq++ {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		binary.BigEndian.PutUint64(buf, seq)
-		binary.BigEndian.PutUint64(buf[8:], uint64(time.Since(s.start)))
-		_, _ = s.conn.WriteToUDP(buf, to)
+	s := &stream{conn: c}
+	s.init(c, time.Now())
+	s.run(func(req []byte, seq uint64) bool {
+		_, _ = s.conn.WriteToUDP(req, to)
 		s.mu.Lock()
 		s.sent = seq
 		s.mu.Unlock()
-	}
+		return true
+	}, s.receive)
+	return s, nil
 }
 
 func (s *stream) receive() {
-	defer s.wg.Done()
 	buf := make([]byte, 1500)
 	for {
 		n, _, err := s.conn.ReadFromUDP(buf)
@@ -139,14 +115,7 @@ func (s *stream) receive() {
 		if err != nil || n != requestSize {
 			continue
 		}
-		e := echo{
-			seq:  binary.BigEndian.Uint64(buf),
-			sent: time.Duration(binary.BigEndian.Uint64(buf[8:])),
-			recv: now,
-		}
-		s.mu.Lock()
-		s.echoes = append(s.echoes, e)
-		s.mu.Unlock()
+		s.record(buf, now)
 	}
 }
 
@@ -158,17 +127,13 @@ func (s *stream) now() time.Duration { return time.Since(s.start) }
 func (s *stream) snapshot() ([]echo, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]echo(nil), s.echoes...), s.sent
+	return s.echoesLocked(), s.sent
 }
 
 // Close stops the stream (once; later calls only read) and returns every
 // echo received and the number of requests sent.
 func (s *stream) Close() ([]echo, uint64) {
-	s.once.Do(func() {
-		close(s.stop)
-		_ = s.conn.Close()
-		s.wg.Wait()
-	})
+	s.close()
 	return s.snapshot()
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -104,15 +103,9 @@ func (s *tcpEchoServer) Close() {
 // streamEvery and a reader recording each echo, on the clock of the UDP
 // stream that started at start.
 type tcpSession struct {
-	conn  *net.TCPConn
-	start time.Time
-	stop  chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
-
-	mu     sync.Mutex
-	echoes []echo
-	err    error // the first read or write error; closing it is none
+	pinger
+	conn *net.TCPConn
+	err  error // under mu: the first read or write error; closing it is none
 }
 
 // dialSession connects a session from namespace ns to the TCP echo server
@@ -125,10 +118,15 @@ func dialSession(ns string, start time.Time) (*tcpSession, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("TCP session from %s to %s: %w", ns, tcpEchoAddr, err)
 	}
-	s := &tcpSession{conn: c.(*net.TCPConn), start: start, stop: make(chan struct{}), echoes: make([]echo, 0, 16384)}
-	s.wg.Add(2)
-	go s.send()
-	go s.receive()
+	s := &tcpSession{conn: c.(*net.TCPConn)}
+	s.init(c, start)
+	s.run(func(req []byte, _ uint64) bool {
+		if _, err := s.conn.Write(req); err != nil {
+			s.fail("write", err)
+			return false
+		}
+		return true
+	}, s.receive)
 	return s, nil
 }
 
@@ -158,42 +156,14 @@ func (s *tcpSession) fail(op string, err error) {
 	s.mu.Unlock()
 }
 
-func (s *tcpSession) send() {
-	defer s.wg.Done()
-	t := time.NewTicker(streamEvery)
-	defer t.Stop()
-	buf := make([]byte, requestSize)
-	for seq := uint64(1); ; seq++ {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		binary.BigEndian.PutUint64(buf, seq)
-		binary.BigEndian.PutUint64(buf[8:], uint64(time.Since(s.start)))
-		if _, err := s.conn.Write(buf); err != nil {
-			s.fail("write", err)
-			return
-		}
-	}
-}
-
 func (s *tcpSession) receive() {
-	defer s.wg.Done()
 	buf := make([]byte, requestSize)
 	for {
 		if _, err := io.ReadFull(s.conn, buf); err != nil {
 			s.fail("read", err)
 			return
 		}
-		e := echo{
-			seq:  binary.BigEndian.Uint64(buf),
-			sent: time.Duration(binary.BigEndian.Uint64(buf[8:])),
-			recv: time.Since(s.start),
-		}
-		s.mu.Lock()
-		s.echoes = append(s.echoes, e)
-		s.mu.Unlock()
+		s.record(buf, time.Since(s.start))
 	}
 }
 
@@ -202,17 +172,13 @@ func (s *tcpSession) receive() {
 func (s *tcpSession) snapshot() ([]echo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]echo(nil), s.echoes...), s.err
+	return s.echoesLocked(), s.err
 }
 
 // Close ends the session (once; later calls only read) and returns every
 // echo received and its error, if it failed before.
 func (s *tcpSession) Close() ([]echo, error) {
-	s.once.Do(func() {
-		close(s.stop)
-		_ = s.conn.Close()
-		s.wg.Wait()
-	})
+	s.close()
 	return s.snapshot()
 }
 
