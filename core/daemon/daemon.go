@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tandem-ha/tandem/core/alert"
+	"github.com/tandem-ha/tandem/core/firmware"
 	"github.com/tandem-ha/tandem/core/ha"
 	"github.com/tandem-ha/tandem/core/ha/configsync"
 	"github.com/tandem-ha/tandem/core/ha/fsm"
@@ -543,7 +544,9 @@ func (d *Daemon) publishSystem(info store.RevisionInfo) {
 	d.update("/system/state/software-version", Version)
 	d.update("/system/state/boot-time", d.boot.UTC().Format(time.RFC3339))
 	d.update("/system/state/running-revision", info.ID)
-	d.publishBackup()
+	if b, err := firmware.ReadBackup(d.backupDir()); err == nil {
+		d.publishBackup(b)
+	}
 }
 
 func (d *Daemon) update(path string, v any) {

@@ -60,7 +60,7 @@ func (d *Daemon) upgrade(ctx context.Context, image string) (service.UpgradeOutp
 			return service.UpgradeOutput{}, fmt.Errorf("upgrade-firmware: %w; nothing was installed", err)
 		}
 		out.Backup = b.Dir
-		d.publishBackup()
+		d.publishBackup(b)
 		d.event(telemetry.Event{Type: "firmware-backup", Message: fmt.Sprintf("firmware %s and the settings of revision %d kept in %s", Version, info.ID, b.Dir)})
 	}
 	if err := firmware.Install(d.cfg.Executable, image); err != nil {
@@ -104,12 +104,8 @@ func (d *Daemon) handOver(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// publishBackup shows the firmware backup in the state tree (CFG-5).
-func (d *Daemon) publishBackup() {
-	b, err := firmware.ReadBackup(d.backupDir())
-	if err != nil {
-		return
-	}
+// publishBackup shows the firmware backup b in the state tree (CFG-5).
+func (d *Daemon) publishBackup(b firmware.Backup) {
 	const base = "/system/state/firmware-backup/"
 	d.update(base+"version", b.Version)
 	d.update(base+"revision", b.Revision)
