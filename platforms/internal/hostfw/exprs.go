@@ -13,10 +13,10 @@ import (
 func accept() []expr.Any { return []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}} }
 func drop() []expr.Any   { return []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}} }
 
-// ctEstablished matches ct state established,related.
-func ctEstablished() []expr.Any {
+// ctState matches ct state with any of bits (expr.CtStateBit*).
+func ctState(bits uint32) []expr.Any {
 	mask := make([]byte, 4)
-	binary.NativeEndian.PutUint32(mask, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED)
+	binary.NativeEndian.PutUint32(mask, bits)
 	return []expr.Any{
 		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},

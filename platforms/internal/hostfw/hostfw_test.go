@@ -69,6 +69,7 @@ func TestApplyConvergesAndIsIdempotent(t *testing.T) {
 	got := listed(t, ns)
 	for _, want := range []string{
 		"type filter hook input priority filter; policy accept;",
+		"ct state invalid drop",
 		"ct state established,related accept",
 		`iifname "x2" ip saddr 169.254.10.2 accept`,
 		`iifname "x2" drop`,
