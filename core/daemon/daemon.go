@@ -188,7 +188,7 @@ func start(ctx context.Context, cfg Config) (*Daemon, error) {
 		d.close()
 		return nil, err
 	}
-	d.auth.Configure(running)
+	d.auth.Follow(d.store)
 	if d.tls, err = auth.TLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey); err != nil {
 		d.close()
 		return nil, err
@@ -367,7 +367,6 @@ func (d *Daemon) followRevisions(ctx context.Context) {
 			d.ha.Configure(running)
 			d.sync.Configure(running)
 			d.setWebhook(running)
-			d.auth.Configure(running)
 			if err := d.rec.SetConfig(running, cur.ID); err != nil {
 				d.log.Error("reconcile", "err", err)
 			}

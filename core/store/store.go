@@ -159,6 +159,15 @@ func (s *Store) Running() (*tandem.Device, RevisionInfo) {
 	return run.copyDevice(), info
 }
 
+// RunningID returns the running revision's id, without copying the
+// configuration: for callers that follow the running configuration and
+// read it again only when it changed.
+func (s *Store) RunningID() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runningInfo.ID
+}
+
 // Candidate returns a copy of the candidate configuration. It equals
 // running until it is edited.
 func (s *Store) Candidate() *tandem.Device {

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tandem-ha/tandem/core/model"
+	"github.com/tandem-ha/tandem/core/store"
 	"github.com/tandem-ha/tandem/gen/tandem"
 )
 
@@ -228,5 +230,31 @@ func TestSelfSignedTLS(t *testing.T) {
 	}
 	if _, err := TLS(dir, CertFile(dir), filepath.Join(dir, "tls", "key.pem")); err != nil {
 		t.Fatalf("explicit files: %v", err)
+	}
+}
+
+// A user committed a moment ago logs in at once: the authenticator reads
+// the followed datastore's users again whenever its running revision
+// changed, without waiting for anyone to hand it the new configuration.
+func TestFollowSeesACommittedUserAtOnce(t *testing.T) {
+	a, _ := newAuth(t)
+	st, err := store.Open(filepath.Join(t.TempDir(), "config.db"), store.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a.Follow(st)
+	if _, err := a.Password("ann", "ann-password-1", "192.0.2.9"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("before the commit: %v, want bad credentials", err)
+	}
+	users := deviceWith(t, "ann", "ann-password-1", "operator", "", "")
+	if _, err := st.Update(t.Context(), "t", store.Meta{Author: "t", Origin: "cli"}, func(d *tandem.Device) error {
+		d.System = users.System
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := a.Password("ann", "ann-password-1", "192.0.2.9"); err != nil || p.Role != RoleOperator {
+		t.Fatalf("right after the commit: %+v, %v; want ann as operator", p, err)
 	}
 }

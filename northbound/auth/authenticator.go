@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/tandem-ha/tandem/core/store"
 	"github.com/tandem-ha/tandem/gen/tandem"
 )
 
@@ -62,6 +63,19 @@ type Authenticator struct {
 	users     map[string]*user
 	bootstrap string // hash of the initial admin password
 	verified  map[string][32]byte
+
+	// running is the configuration Follow follows; revision is the one
+	// whose users are in users.
+	running  Running
+	revision uint64
+}
+
+// Running is a source of the running configuration: the datastore.
+type Running interface {
+	// RunningID is the running revision's id, cheap to ask.
+	RunningID() uint64
+	// Running returns the running configuration and its revision.
+	Running() (*tandem.Device, store.RevisionInfo)
 }
 
 // New returns an Authenticator. dataDir holds the initial admin password
@@ -90,6 +104,34 @@ func New(dataDir string) (*Authenticator, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// Follow makes every credential check use the users of r's running
+// configuration: a user committed a moment ago logs in at once, before
+// any notification of the commit has been handled.
+func (a *Authenticator) Follow(r Running) {
+	a.mu.Lock()
+	a.running, a.revision = r, 0
+	a.mu.Unlock()
+	a.refresh()
+}
+
+// refresh takes the users again when the followed running configuration
+// changed since they were taken.
+func (a *Authenticator) refresh() {
+	a.mu.RLock()
+	r, have := a.running, a.revision
+	a.mu.RUnlock()
+	if r == nil || r.RunningID() == have {
+		return
+	}
+	d, info := r.Running()
+	a.Configure(d)
+	a.mu.Lock()
+	if info.ID > a.revision {
+		a.revision = info.ID
+	}
+	a.mu.Unlock()
 }
 
 // Configure takes the users from a running configuration.
@@ -131,6 +173,7 @@ func roleOf(r tandem.E_TandemSystem_UserRole) Role {
 // Password authenticates name with password for a request from source
 // (an IP address, used for the failed-login limit).
 func (a *Authenticator) Password(name, password, source string) (Principal, error) {
+	a.refresh()
 	if wait := a.limiter.Blocked(source); wait > 0 {
 		return Principal{}, &RateLimitedError{RetryAfter: wait}
 	}
@@ -173,6 +216,7 @@ func (a *Authenticator) mac(password string) [32]byte {
 
 // Token authenticates a bearer token.
 func (a *Authenticator) Token(token, source string) (Principal, error) {
+	a.refresh()
 	if wait := a.limiter.Blocked(source); wait > 0 {
 		return Principal{}, &RateLimitedError{RetryAfter: wait}
 	}
@@ -191,6 +235,7 @@ func (a *Authenticator) Token(token, source string) (Principal, error) {
 
 // PublicKey authenticates name by an SSH public key.
 func (a *Authenticator) PublicKey(name string, key ssh.PublicKey, source string) (Principal, error) {
+	a.refresh()
 	if wait := a.limiter.Blocked(source); wait > 0 {
 		return Principal{}, &RateLimitedError{RetryAfter: wait}
 	}

@@ -65,25 +65,12 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	ctx, cancel := context.WithCancel(context.Background())
 	running, _ := st.Running()
 	engine.Configure(running)
-	authn.Configure(running)
+	authn.Follow(st) // users follow the running configuration, as in the daemon
 	go engine.Run(ctx)
 	syncer := configsync.New(configsync.Options{Serial: "T1", Store: st, Logger: log, State: tree, Role: func() string { return "standalone" }})
 	syncer.Configure(running)
 	f := &fixture{t: t, adminPW: strings.TrimSpace(string(pw))}
-	// Users follow the running configuration, as in the daemon.
-	revs, stop := st.Subscribe()
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-revs:
-				d, _ := st.Running()
-				authn.Configure(d)
-			}
-		}
-	}()
-	t.Cleanup(func() { stop(); cancel() })
+	t.Cleanup(cancel)
 	f.b = &service.Backend{
 		Store: st, Tree: tree, Events: events, HA: engine, Sync: syncer, Auth: authn, Logger: log, Firmware: "test",
 		Status: func() service.Status {
